@@ -1,0 +1,130 @@
+package movers
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/adler32"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gopilot/gopilot/jobdef"
+)
+
+// ChunkSize is the buffer size of CopyChecksum: the unit in which a copy checks ctx.
+const ChunkSize = 1 << 20
+
+// NewHasher returns a fresh hash for t: adler32 (also for the empty type) or md5. It
+// returns nil for any other type.
+func NewHasher(t jobdef.ChecksumType) hash.Hash {
+	switch t {
+	case jobdef.Adler32, "":
+		return adler32.New()
+	case jobdef.MD5:
+		return md5.New()
+	}
+	return nil
+}
+
+// SumOf formats the state of h (made by NewHasher(t)) as a Checksum: adler32 as 8
+// lower-case hex digits, md5 as 32.
+func SumOf(t jobdef.ChecksumType, h hash.Hash) jobdef.Checksum {
+	if t == "" {
+		t = jobdef.Adler32
+	}
+	return jobdef.Checksum{Type: t, Value: hex.EncodeToString(h.Sum(nil))}
+}
+
+// CopyChecksum copies src to dst in chunks of ChunkSize, feeding every byte to a hasher of
+// type t on the way (no second read), and checks ctx between chunks. It returns the number
+// of bytes written and the checksum of exactly those bytes. When ctx ends first it returns
+// ctx's cause (wrapped). An unknown t is an error before anything is read.
+func CopyChecksum(ctx context.Context, dst io.Writer, src io.Reader, t jobdef.ChecksumType) (int64, jobdef.Checksum, error) {
+	h := NewHasher(t)
+	if h == nil {
+		return 0, jobdef.Checksum{}, jobdef.Errorf(jobdef.UnknownChecksumType, "unknown checksum type %q", t)
+	}
+	buf := make([]byte, ChunkSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, jobdef.Checksum{}, fmt.Errorf("copy interrupted after %d bytes: %w", n, context.Cause(ctx))
+		}
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			h.Write(buf[:nr]) // hash.Hash.Write never fails
+			nw, werr := dst.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, jobdef.Checksum{}, fmt.Errorf("write: %w", werr)
+			}
+			if nw != nr {
+				return n, jobdef.Checksum{}, fmt.Errorf("write: %w", io.ErrShortWrite)
+			}
+		}
+		if rerr == io.EOF {
+			return n, SumOf(t, h), nil
+		}
+		if rerr != nil {
+			if ctx.Err() != nil {
+				return n, jobdef.Checksum{}, fmt.Errorf("copy interrupted after %d bytes: %w", n, context.Cause(ctx))
+			}
+			return n, jobdef.Checksum{}, fmt.Errorf("read: %w", rerr)
+		}
+	}
+}
+
+// ChecksumOf reads the file at path once and returns its checksum of type t, checking ctx
+// between chunks. Errors from opening the file wrap the *os.PathError (use errors.Is with
+// fs.ErrNotExist).
+func ChecksumOf(ctx context.Context, path string, t jobdef.ChecksumType) (jobdef.Checksum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return jobdef.Checksum{}, err
+	}
+	defer f.Close()
+	_, sum, err := CopyChecksum(ctx, io.Discard, f, t)
+	return sum, err
+}
+
+// SameChecksum compares two checksums. comparable is false when either is zero or their
+// types differ; otherwise equal reports whether the values denote the same digest
+// (case-insensitive, and adler32 values compared numerically so that "0a1b2c3" equals
+// "00a1b2c3").
+func SameChecksum(want, got jobdef.Checksum) (equal, comparable bool) {
+	if want.IsZero() || got.IsZero() || want.Type != got.Type {
+		return false, false
+	}
+	if want.Type == jobdef.Adler32 {
+		a, err1 := strconv.ParseUint(want.Value, 16, 32)
+		b, err2 := strconv.ParseUint(got.Value, 16, 32)
+		if err1 == nil && err2 == nil {
+			return a == b, true
+		}
+	}
+	return strings.EqualFold(want.Value, got.Value), true
+}
+
+// Verify checks a transfer's outcome against its expectation: bytes against t.Size (when
+// both are known) and r.Checksum against t.Checksum (when both are set and of the same
+// type). A size difference is a retryable *Error with GenericCode(op); a checksum mismatch a
+// retryable *Error with MismatchCode(op, type). url names the remote side in the error.
+func Verify(op, url string, t Transfer, r Result) error {
+	if t.Size > 0 && r.Bytes > 0 && r.Bytes != t.Size {
+		return &Error{Op: op, URL: url, Code: GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("size mismatch: expected %d bytes, transferred %d", t.Size, r.Bytes)}
+	}
+	if eq, ok := SameChecksum(t.Checksum, r.Checksum); ok && !eq {
+		return &Error{Op: op, URL: url, Code: MismatchCode(op, t.Checksum.Type), Retryable: true,
+			Err: fmt.Errorf("%w: expected %s, got %s", ErrChecksumMismatch, t.Checksum, r.Checksum)}
+	}
+	return nil
+}
+
+// ErrChecksumMismatch is wrapped by the errors Verify returns for a checksum mismatch.
+var ErrChecksumMismatch = errors.New("checksum mismatch")
