@@ -1,0 +1,229 @@
+// Command pilot is gopilot, a PanDA pilot: it takes jobs from a PanDA server
+// (or one job from a file), stages their inputs, runs the payload, stages
+// outputs and the log out, and reports every state.
+//
+// Usage:
+//
+//	pilot [flags]                      pull jobs from the server (Pilot 3's command line)
+//	pilot exec --job FILE [flags]      run one payload offline from a job file
+//
+// main only reads the configuration, wires the parts together, handles
+// signals and turns the outcome into the exit code.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shirou/gopsutil/v3/cpu"
+	"github.com/shirou/gopsutil/v3/mem"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/pflag"
+
+	"github.com/gopilot/gopilot/internal/logx"
+	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/local"
+	"github.com/gopilot/gopilot/pilot"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run is main without os.Exit, returning the exit code.
+func run(args []string, stderr io.Writer) int {
+	start := time.Now()
+	mode := "pull"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		mode, args = args[0], args[1:]
+	}
+	switch mode {
+	case "pull", "exec":
+	case "version":
+		fmt.Fprintln(stderr, "gopilot", pilot.Version)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pilot: unknown command %q (want exec, version, or flags for pull mode)\n", mode)
+		return 2
+	}
+
+	cfg := pilot.Defaults()
+	if err := cfg.LoadEnv(); err != nil {
+		fmt.Fprintln(stderr, "pilot:", err)
+		return 2
+	}
+	fs := pflag.NewFlagSet("pilot", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.BindFlags(fs)
+	var jobFile, queuedataFile, storageFile string
+	if mode == "exec" {
+		fs.StringVar(&jobFile, "job", "", "job definition file (getJob answer, job JSON or Harvester job file)")
+		fs.StringVar(&queuedataFile, "queuedata", "", "queue data file (optional)")
+		fs.StringVar(&storageFile, "storagedata", "", "storage data file (optional)")
+	}
+	fs.Usage = func() {
+		if mode == "exec" {
+			fmt.Fprintln(stderr, "usage: pilot exec --job FILE [flags]")
+		} else {
+			fmt.Fprintln(stderr, "usage: pilot [flags]   (every flag also reads $PILOT_<NAME>)")
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "pilot:", err)
+		return 2
+	}
+	workdir, err := cfg.WorkdirOrCwd()
+	if err == nil {
+		workdir, err = filepath.Abs(workdir)
+	}
+	if err == nil {
+		err = os.MkdirAll(workdir, 0o755)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pilot: work directory:", err)
+		return jobdef.MkdirFailed.ShellExit()
+	}
+	level := "info"
+	if cfg.Debug {
+		level = "debug"
+	}
+	logFile := filepath.Join(workdir, "pilotlog.txt")
+	lg, closeLog, err := logx.New(logx.Options{Level: level, JSON: cfg.LogFormat == "json", Stderr: stderr, File: logFile})
+	if err != nil {
+		fmt.Fprintln(stderr, "pilot:", err)
+		return 2
+	}
+	defer closeLog()
+
+	ctx, stop := signalContext(lg)
+	defer stop()
+
+	p := &pilot.Pilot{
+		Cfg: cfg, Log: lg, Workdir: workdir, LogFile: logFile, Start: start,
+		Host: hostInfo(cfg),
+	}
+	lg.WithFields(logrus.Fields{"version": pilot.Version, "mode": mode, "workdir": workdir, "pid": os.Getpid()}).Info("gopilot starting")
+	lg.WithField("config", cfg.Redacted()).Debug("effective configuration")
+
+	if mode == "exec" {
+		if jobFile == "" {
+			lg.Error("pilot exec needs --job FILE")
+			return 2
+		}
+		if err := setupOffline(ctx, p, jobFile, queuedataFile, storageFile); err != nil {
+			return fail(lg, err)
+		}
+	} else if err := setupPull(ctx, p); err != nil {
+		return fail(lg, err)
+	}
+
+	out := p.Run(ctx)
+	lg.WithFields(logrus.Fields{"jobs": out.JobsRun, "finished": out.Finished, "failed": out.Failed,
+		"exit": out.ExitCode, "elapsed": time.Since(start).Round(time.Millisecond)}).Info("gopilot done")
+	if out.Err != nil {
+		lg.WithFields(logrus.Fields{"code": int(out.Err.Code), "diag": out.Err.Diag}).Warn("pilot error")
+	}
+	return out.ExitCode
+}
+
+// fail logs a start-up error and returns its shell exit code.
+func fail(lg logrus.FieldLogger, err error) int {
+	code := jobdef.CodeOf(err)
+	lg.WithError(err).WithField("code", int(code)).Error("pilot cannot start")
+	return code.ShellExit()
+}
+
+// signalContext returns a context cancelled with a *pilot.SignalError on the
+// first handled signal. A second signal is logged; a third ends the process
+// with the signal's exit code.
+func signalContext(lg logrus.FieldLogger) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, pilot.HandledSignals()...)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-ch:
+				n++
+				sig, _ := s.(syscall.Signal)
+				lg.WithFields(logrus.Fields{"signal": s.String(), "count": n}).Warn("signal received")
+				switch n {
+				case 1:
+					cancel(&pilot.SignalError{Signal: sig})
+				case 3:
+					os.Exit(jobdef.PilotSignalCode(sig).ShellExit())
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// hostInfo gathers the worker-node facts once.
+func hostInfo(cfg pilot.Config) pilot.HostInfo {
+	h := pilot.HostInfo{SchedulerID: envOr("PANDA_JSID", "unknown")}
+	h.Node = os.Getenv("PANDA_HOSTNAME")
+	if h.Node == "" {
+		h.Node, _ = os.Hostname()
+	}
+	if slot := os.Getenv("_CONDOR_SLOT"); slot != "" {
+		h.Node = slot + "@" + h.Node
+	}
+	model := "unknown"
+	if infos, err := cpu.Info(); err == nil && len(infos) > 0 {
+		h.CPUMHz = infos[0].Mhz
+		model = infos[0].ModelName
+		for _, f := range infos[0].Flags {
+			if f == "avx2" {
+				model += "+AVX2"
+				break
+			}
+		}
+	}
+	h.CPUUnit = "s+" + model
+	if vm, err := mem.VirtualMemory(); err == nil {
+		h.MemMB = float64(vm.Total/(1<<20)*100) / 100
+	}
+	b := pilot.DetectBatch(os.Getenv)
+	h.BatchID = b.ID
+	h.PilotID = pilot.PilotID(os.Getenv("GTAG"), b, cfg.VersionTag)
+	h.HarvesterID = os.Getenv("HARVESTER_ID")
+	h.WorkerID = os.Getenv("HARVESTER_WORKER_ID")
+	return h
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// newRegistry builds the movers this binary offers.
+func newRegistry() (*movers.Registry, error) {
+	return movers.NewRegistry(local.NewCopy(), local.NewSymlink())
+}

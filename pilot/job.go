@@ -1,0 +1,469 @@
+package pilot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/gopilot/gopilot/jobdef"
+)
+
+// JobDirPrefix is the prefix of every job directory, followed by the PandaID.
+const JobDirPrefix = "PanDA_Pilot-"
+
+// outputActivities are the activities, in order, that choose movers and
+// storage for outputs.
+func outputActivities() []string { return []string{"pw", "write_lan", "w", "default"} }
+
+// logActivities are the activities, in order, for the log tarball.
+func logActivities() []string { return []string{"pl", "pw", "write_lan", "w", "default"} }
+
+// FinalReportFile is the name, inside the job directory, of the final
+// update as built before it is sent.
+const FinalReportFile = "final_update.json"
+
+// jobResult is what runJob tells the job loop.
+type jobResult struct {
+	finished bool
+	// stopPilot, when set, ends the pilot after this job (e.g. stage-in failed).
+	stopPilot *jobdef.PilotError
+}
+
+// jobRun is the state of one job while the pilot runs it.
+type jobRun struct {
+	p   *Pilot
+	job *jobdef.Job
+	dir string
+	log logrus.FieldLogger
+
+	mu          sync.Mutex
+	err         *jobdef.PilotError // first error: the one reported
+	updatesSent int
+	payload     *payloadOutcome
+	kill        context.CancelCauseFunc
+
+	tGetJob, tGot           time.Time
+	tStageIn, tStageInEnd   time.Time
+	tPayload, tPayloadEnd   time.Time
+	tStageOut, tStageOutEnd time.Time
+	startEpoch              float64
+}
+
+// fail records err as the job's error unless one is already recorded (only
+// the first error of a job is reported, as in Pilot 3).
+func (r *jobRun) fail(err *jobdef.PilotError) {
+	if err == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = err
+		r.log.WithFields(logrus.Fields{"code": int(err.Code), "diag": err.Diag}).Warn("job failed")
+	}
+}
+
+func (r *jobRun) firstError() *jobdef.PilotError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// runJob runs one job from its directory's creation to its acknowledged
+// final update.
+func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.Time) jobResult {
+	jctx, kill := context.WithCancelCause(ctx)
+	defer kill(nil)
+	r := &jobRun{
+		p: p, job: job, kill: kill,
+		log:     p.log().WithField("pandaid", job.PandaID),
+		tGetJob: tGetJob, tGot: tGot,
+		startEpoch: epoch(tGot),
+	}
+	r.dir = filepath.Join(p.Workdir, JobDirPrefix+strconv.FormatInt(job.PandaID, 10))
+	r.log.WithFields(logrus.Fields{"task": job.TaskID, "attempt": job.AttemptNr, "transformation": job.Transformation,
+		"inputs": len(job.Inputs), "outputs": len(job.Outputs)}).Info("job received")
+
+	var res jobResult
+	if err := job.Validate(); err != nil {
+		r.fail(asPilotError(err, jobdef.UnknownException))
+	} else if err := os.Mkdir(r.dir, 0o755); err != nil {
+		r.fail(jobdef.NewError(jobdef.MkdirFailed, "cannot create job directory "+r.dir, err))
+		res.stopPilot = r.firstError()
+	}
+
+	// Heartbeats run for the whole job, until the final update.
+	hbDone := make(chan struct{})
+	var hbWG sync.WaitGroup
+	if r.firstError() == nil {
+		hbWG.Add(1)
+		go func() {
+			defer hbWG.Done()
+			r.heartbeats(jctx, hbDone)
+		}()
+	}
+
+	if r.firstError() == nil && len(job.Inputs) > 0 {
+		r.update(jctx, "starting")
+		r.tStageIn = p.now()
+		r.log.WithField("files", len(job.Inputs)).Info("stage-in")
+		if err := p.Stager.StageIn(jctx, job, r.dir); err != nil {
+			pe := r.stopCause(jctx, asPilotError(err, jobdef.StageInFailed))
+			r.fail(pe)
+			if context.Cause(jctx) == nil {
+				res.stopPilot = pe
+			}
+		}
+		r.tStageInEnd = p.now()
+	}
+
+	if r.firstError() == nil {
+		r.runPayload(jctx)
+	}
+
+	// Everything below runs even when the job was killed: outputs (only for a
+	// successful payload), the log tarball and the final update go out on a
+	// context detached from the kill, with its own deadline.
+	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(p.Cfg.FinalUpdateTimeout)*time.Second)
+	defer cancelFinal()
+	r.tStageOut = p.now()
+	if r.firstError() == nil && len(job.Outputs) > 0 {
+		r.stageOutOutputs(jctx)
+	}
+	if dirExists(r.dir) {
+		r.stageOutLog(final)
+	}
+	r.tStageOutEnd = p.now()
+	close(hbDone)
+	hbWG.Wait()
+
+	rep := r.finalReport()
+	res.finished = rep.State == "finished"
+	if r.sendFinal(final, rep) && p.Cfg.Cleanup && !p.Offline && dirExists(r.dir) {
+		if err := os.RemoveAll(r.dir); err != nil {
+			r.log.WithError(err).Warn("cannot remove the job directory")
+		}
+	}
+	return res
+}
+
+// stopCause returns the kill cause when the job's context was cancelled
+// (signal, server kill, time limit), else fallback.
+func (r *jobRun) stopCause(ctx context.Context, fallback *jobdef.PilotError) *jobdef.PilotError {
+	if pe := causeError(ctx, fallback.Code); pe != nil {
+		return pe
+	}
+	return fallback
+}
+
+func (r *jobRun) stageOutOutputs(ctx context.Context) {
+	files := make([]*jobdef.FileSpec, 0, len(r.job.Outputs))
+	for i := range r.job.Outputs {
+		files = append(files, &r.job.Outputs[i])
+	}
+	r.log.WithField("files", len(files)).Info("stage-out of outputs")
+	if r.p.Cfg.OutputDir != "" && r.p.Offline {
+		r.keepOutputs(files)
+		return
+	}
+	if err := r.p.Stager.StageOut(ctx, r.job, r.dir, files, outputActivities()); err != nil {
+		r.fail(r.stopCause(ctx, asPilotError(err, jobdef.StageOutFailed)))
+	}
+}
+
+// keepOutputs moves outputs to --output-dir (offline mode).
+func (r *jobRun) keepOutputs(files []*jobdef.FileSpec) {
+	if err := os.MkdirAll(r.p.Cfg.OutputDir, 0o755); err != nil {
+		r.fail(jobdef.NewError(jobdef.MkdirFailed, r.p.Cfg.OutputDir, err))
+		return
+	}
+	for _, f := range files {
+		src := filepath.Join(r.dir, f.LFN)
+		if err := os.Rename(src, filepath.Join(r.p.Cfg.OutputDir, f.LFN)); err != nil {
+			if errors.Is(err, os.ErrNotExist) && allowedMissing(r.job, f.LFN) {
+				continue
+			}
+			r.fail(jobdef.NewError(jobdef.MissingOutputFile, f.LFN, err))
+		}
+	}
+}
+
+func allowedMissing(job *jobdef.Job, lfn string) bool {
+	for _, a := range job.AllowNoOutput {
+		if a == lfn {
+			return true
+		}
+	}
+	return false
+}
+
+// stageOutLog creates the log tarball and stages it out (or, offline, keeps
+// it in the work directory).
+func (r *jobRun) stageOutLog(ctx context.Context) {
+	if r.job.LogFile == "" {
+		return
+	}
+	exclude := map[string]bool{}
+	for _, f := range r.job.Inputs {
+		exclude[f.LFN] = true
+	}
+	for _, f := range r.job.Outputs {
+		exclude[f.LFN] = true
+	}
+	tarball := filepath.Join(r.p.Workdir, r.job.LogFile)
+	prefix := fmt.Sprintf("tarball_PandaJob_%d_%s", r.job.PandaID, r.p.Cfg.Queue)
+	if _, err := CreateLogTarball(ctx, tarball, r.dir, prefix, exclude, r.p.LogFile); err != nil {
+		r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, err.Error(), err))
+		return
+	}
+	if r.p.Offline {
+		r.log.WithField("file", tarball).Info("log tarball kept in the work directory")
+		return
+	}
+	// The tarball is staged out from the job directory, like any output.
+	inDir := filepath.Join(r.dir, r.job.LogFile)
+	if err := os.Rename(tarball, inDir); err != nil {
+		r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, "moving the log tarball into the job directory", err))
+		return
+	}
+	if r.job.Log.LFN == "" {
+		r.job.Log.LFN = r.job.LogFile
+		r.job.Log.Kind = jobdef.Log
+	}
+	r.log.WithField("lfn", r.job.LogFile).Info("stage-out of the log")
+	if err := r.p.Stager.StageOut(ctx, r.job, r.dir, []*jobdef.FileSpec{&r.job.Log}, logActivities()); err != nil {
+		r.fail(asPilotError(err, jobdef.StageOutFailed))
+	}
+}
+
+// heartbeats sends a 'running' update every --heartbeat seconds until done
+// is closed.
+func (r *jobRun) heartbeats(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTicker(time.Duration(r.p.Cfg.Heartbeat) * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			r.update(ctx, "running")
+		}
+	}
+}
+
+// update sends a non-final update. The first update of a job is always
+// 'starting'. Server commands in the answer are acted upon.
+func (r *jobRun) update(ctx context.Context, state string) {
+	r.mu.Lock()
+	if r.updatesSent == 0 {
+		state = "starting"
+	}
+	r.updatesSent++
+	r.mu.Unlock()
+	rep := r.baseReport(state)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	reply, err := r.p.Reporter.UpdateJob(ctx, rep)
+	if err != nil {
+		r.log.WithError(err).WithField("state", state).Warn("update failed")
+		return
+	}
+	r.log.WithFields(logrus.Fields{"state": state, "command": reply.Command}).Debug("update sent")
+	if reply.Has("tobekilled") {
+		r.log.Warn("the server ordered the job to be killed")
+		r.kill(jobdef.NewError(jobdef.PandaKill, "killed by the PanDA server (tobekilled)", nil))
+	}
+}
+
+func (r *jobRun) baseReport(state string) *jobdef.UpdateReport {
+	h := r.p.Host
+	meta := ""
+	return &jobdef.UpdateReport{
+		JobID: r.job.PandaID, State: state, Timestamp: r.p.now().Format("2006-01-02T15:04:05-07:00"),
+		SiteName: r.siteName(), Node: h.Node, AttemptNr: r.job.AttemptNr,
+		SchedulerID: h.SchedulerID, PilotID: h.PilotID, BatchID: h.BatchID,
+		StartTime: r.startEpoch, MetaData: &meta, CoreCount: max(r.job.CoreCount, 1),
+		CPUConsumptionUnit: h.CPUUnit,
+	}
+}
+
+func (r *jobRun) siteName() string {
+	if q := r.p.Queue; q != nil && q.Resource != "" {
+		return q.Resource
+	}
+	return r.p.Cfg.Queue
+}
+
+// finalReport builds the final update from everything the job recorded.
+func (r *jobRun) finalReport() *jobdef.UpdateReport {
+	pe := r.firstError()
+	state := "finished"
+	if pe != nil {
+		state = "failed"
+	}
+	rep := r.baseReport(state)
+	rep.Final = true
+	rep.EndTime = epoch(r.p.now())
+	rep.MetaData = nil
+	if po := r.payload; po != nil {
+		rep.TransExitCode = po.transExitCode
+		rep.ExeErrorCode = po.exeErrorCode
+		rep.ExeErrorDiag = po.exeErrorDiag
+		if po.metaData != "" {
+			md := po.metaData
+			rep.MetaData = &md
+		}
+		if cpu := po.cpu.Seconds(); cpu > 0 && cpu < 1e9 {
+			rep.CPUConsumptionTime = int64(cpu + 0.5)
+			rep.CPUConversionFactor = 1.0
+		}
+		if po.maxRSS > 0 {
+			rep.MaxRSS = po.maxRSS / 1024
+		}
+		if wall := po.wall.Seconds(); state == "finished" && wall > 0 {
+			rep.MeanCoreCount = float64(int((po.cpu.Seconds()/wall)*100+0.5)) / 100
+			if rep.MeanCoreCount <= 0 {
+				rep.MeanCoreCount = 1.0
+			}
+		}
+	}
+	if pe != nil {
+		rep.PilotErrorCode = int(pe.Code)
+		rep.PilotErrorDiag = pe.Diag
+		rep.PilotLog = tailFile(r.p.LogFile, 1024)
+	}
+	files := append([]jobdef.FileSpec{}, r.job.Outputs...)
+	if r.job.LogFile != "" {
+		files = append(files, r.job.Log)
+	}
+	if or := jobdef.BuildOutputReport(files); len(or) > 0 {
+		rep.XML = or.JSON()
+	}
+	rep.PilotTiming = r.pilotTiming()
+	return rep
+}
+
+// pilotTiming renders getjob|stagein|payload|stageout|initialsetup|setup in
+// whole seconds.
+func (r *jobRun) pilotTiming() string {
+	sec := func(a, b time.Time) int64 {
+		if a.IsZero() || b.IsZero() || b.Before(a) {
+			return 0
+		}
+		return int64(b.Sub(a) / time.Second)
+	}
+	return fmt.Sprintf("%d|%d|%d|%d|%d|%d",
+		sec(r.tGetJob, r.tGot), sec(r.tStageIn, r.tStageInEnd), sec(r.tPayload, r.tPayloadEnd),
+		sec(r.tStageOut, r.tStageOutEnd), sec(r.tGot, r.tStageIn), 0)
+}
+
+// sendFinal writes the final report into the job directory, then sends it
+// until the server acknowledges it or ctx ends. It reports whether the
+// report was acknowledged.
+func (r *jobRun) sendFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
+	if dirExists(r.dir) {
+		if b, err := json.MarshalIndent(rep.Legacy(), "", "  "); err == nil {
+			if err := writeFileSync(filepath.Join(r.dir, FinalReportFile), b); err != nil {
+				r.log.WithError(err).Warn("cannot save the final report")
+			}
+		}
+	}
+	lg := r.log.WithFields(logrus.Fields{"state": rep.State, "code": rep.PilotErrorCode})
+	for attempt := 1; ; attempt++ {
+		reply, err := r.p.Reporter.UpdateJob(ctx, rep)
+		if err == nil && (reply.StatusCode == 0 || reply.Has("tobekilled") || reply.Has("alreadydone")) {
+			lg.WithField("attempts", attempt).Info("final update acknowledged")
+			return true
+		}
+		if err == nil {
+			err = fmt.Errorf("server answered StatusCode %d", reply.StatusCode)
+		}
+		lg.WithError(err).WithField("attempt", attempt).Warn("final update not acknowledged")
+		if !sleepCtx(ctx, jitter(time.Duration(min(attempt, 6))*5*time.Second)) {
+			lg.Error("giving up on the final update; it is kept in " + FinalReportFile)
+			return false
+		}
+	}
+}
+
+func epoch(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// freeSpaceMB returns the free space of dir's file system in MB (0 if unknown).
+func freeSpaceMB(dir string) int64 {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * int64(st.Bsize) / (1 << 20)
+}
+
+// tailFile returns at most n bytes from the end of a file ("" when unreadable).
+func tailFile(path string, n int64) string {
+	if path == "" {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-n, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return ""
+	}
+	s := string(buf)
+	if off > 0 {
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			s = s[i+1:]
+		}
+	}
+	return s
+}
+
+// writeFileSync writes data to path atomically (temporary file, fsync, rename).
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

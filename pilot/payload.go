@@ -1,0 +1,268 @@
+package pilot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/timedcmd"
+)
+
+// Names of the files the payload writes or reads in the job directory.
+const (
+	PayloadStdout      = "payload.stdout"
+	PayloadStderr      = "payload.stderr"
+	JobReportFile      = "jobReport.json"
+	PayloadErrorReport = "payload_error_report.json"
+	// maxPayloadOutput caps each of payload.stdout and payload.stderr.
+	maxPayloadOutput = 4 << 30
+)
+
+// payloadOutcome is what the pilot learnt from the payload run.
+type payloadOutcome struct {
+	exitCode      int
+	transExitCode int
+	signal        syscall.Signal
+	cpu           time.Duration
+	wall          time.Duration
+	maxRSS        int64 // bytes
+	exeErrorCode  int
+	exeErrorDiag  string
+	metaData      string
+}
+
+// PayloadCommand returns the shell command line for the job: a transformation
+// given as a URL is run from the job directory as ./<name> <jobPars>; any
+// other transformation is run as "<transformation> <jobPars>".
+func PayloadCommand(job *jobdef.Job) string {
+	trf := job.Transformation
+	if job.IsAnalysis() {
+		trf = "./" + trfName(trf)
+	}
+	if job.JobPars == "" {
+		return trf
+	}
+	return trf + " " + job.JobPars
+}
+
+// trfName is the file name a downloaded transformation is saved under.
+func trfName(u string) string {
+	if pu, err := url.Parse(u); err == nil {
+		if b := path.Base(pu.Path); b != "" && b != "/" && b != "." {
+			return b
+		}
+	}
+	return "transformation"
+}
+
+// PayloadEnv returns the payload's environment: the pilot's own environment
+// plus what Pilot 3 sets for payloads.
+func (p *Pilot) PayloadEnv(job *jobdef.Job, jobDir string) []string {
+	set := map[string]string{
+		"PANDAID":                formatInt(job.PandaID),
+		"PanDA_TaskID":           formatInt(job.TaskID),
+		"PanDA_AttemptNr":        strconv.Itoa(job.AttemptNr),
+		"PILOT_HOME":             p.Workdir,
+		"PILOT_WORK_DIR":         jobDir,
+		"PILOT_VERSION":          Version,
+		"PILOT_USER":             p.Cfg.PilotUser,
+		"PILOT_SITENAME":         p.Cfg.Queue,
+		"PILOT_JOB_STATE":        "running",
+		"PANDA_SERVER_URL":       p.ServerURL,
+		"QUEUEDATA_SERVER_URL":   p.Cfg.QueuedataURL,
+		"STORAGEDATA_SERVER_URL": p.Cfg.StoragedataURL,
+		"PANDA_RESOURCE":         p.Cfg.Queue,
+		"ATHENA_PROC_NUMBER":     strconv.Itoa(max(job.CoreCount, 1)),
+		"ATHENA_CORE_NUMBER":     strconv.Itoa(max(job.CoreCount, 1)),
+	}
+	if p.Queue != nil && p.Queue.Resource != "" {
+		set["PILOT_SITENAME"] = p.Queue.Resource
+		set["PANDA_RESOURCE"] = p.Queue.Resource
+	}
+	env := make([]string, 0, len(os.Environ())+len(set))
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range set {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+// runPayload prepares and runs the payload, then records its outcome and
+// error, if any.
+func (r *jobRun) runPayload(ctx context.Context) {
+	job := r.job
+	if job.IsAnalysis() {
+		if err := r.downloadTrf(ctx); err != nil {
+			r.fail(err)
+			return
+		}
+	} else if strings.TrimSpace(job.Transformation) == "" {
+		r.fail(jobdef.NewError(jobdef.UnknownPayloadFailure, "the job has no transformation", nil))
+		return
+	}
+	r.update(ctx, "running") // 'starting' when it is the job's first update
+	command := PayloadCommand(job)
+	r.log.WithField("command", clipString(command, 300)).Info("payload starting")
+	r.tPayload = r.p.now()
+	cmd, err := timedcmd.Start(ctx, timedcmd.Spec{
+		Path:           "/bin/bash",
+		Args:           []string{"/bin/bash", "-c", command},
+		Env:            r.p.PayloadEnv(job, r.dir),
+		Dir:            r.dir,
+		StdoutFile:     filepath.Join(r.dir, PayloadStdout),
+		StderrFile:     filepath.Join(r.dir, PayloadStderr),
+		MaxOutputBytes: maxPayloadOutput,
+		TailBytes:      4096,
+		NewSession:     true,
+		Grace:          time.Duration(r.p.Cfg.Grace) * time.Second,
+	})
+	if err != nil {
+		r.tPayloadEnd = r.p.now()
+		r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, "cannot start the payload", err))
+		return
+	}
+	r.log.WithField("pid", cmd.Pid()).Info("payload started")
+	r.update(ctx, "running")
+	res, err := cmd.Wait()
+	r.tPayloadEnd = r.p.now()
+	if err != nil {
+		r.fail(jobdef.NewError(jobdef.PayloadExecutionException, "waiting for the payload", err))
+		return
+	}
+	r.interpret(ctx, res)
+}
+
+// interpret turns the payload's result and reports into the job's outcome.
+func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
+	po := &payloadOutcome{
+		exitCode: res.ExitCode, signal: res.Signal,
+		cpu: res.UserCPU + res.SysCPU, wall: res.Duration(), maxRSS: res.MaxRSS,
+	}
+	if res.ExitCode > 0 {
+		po.transExitCode = res.ExitCode % 255
+	}
+	r.payload = po
+	lg := r.log.WithFields(logrus.Fields{"exit": res.ExitCode, "signal": int(res.Signal), "wall": res.Duration().Round(time.Millisecond), "cpu": po.cpu.Round(time.Millisecond)})
+	if len(res.Survivors) > 0 {
+		lg = lg.WithField("survivors", res.Survivors)
+	}
+	lg.Info("payload ended")
+
+	if b, err := os.ReadFile(filepath.Join(r.dir, JobReportFile)); err == nil {
+		po.metaData = string(b)
+		var jr struct {
+			ExitCode *int   `json:"exitCode"`
+			ExitMsg  string `json:"exitMsg"`
+		}
+		if json.Unmarshal(b, &jr) == nil && jr.ExitCode != nil && *jr.ExitCode != 0 {
+			po.exeErrorCode = *jr.ExitCode
+			po.exeErrorDiag = jr.ExitMsg
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(r.dir, PayloadErrorReport)); err == nil {
+		var er struct {
+			Code int    `json:"error_code"`
+			Diag string `json:"error_diag"`
+		}
+		if json.Unmarshal(b, &er) == nil && er.Code != 0 {
+			po.exeErrorCode = er.Code
+			po.exeErrorDiag = er.Diag
+			r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, er.Diag, nil))
+		}
+	}
+
+	switch {
+	case res.Cause != nil:
+		// Stopped by the pilot: the cause says why (signal, server kill, time limit).
+		r.fail(r.stopCause(ctx, jobdef.NewError(jobdef.SigTerm, res.Cause.Error(), res.Cause)))
+	case res.Signal != 0:
+		r.fail(jobdef.NewError(jobdef.SignalCode(res.Signal), "payload killed by signal "+signalName(res.Signal), nil))
+	case res.ExitCode != 0:
+		code := jobdef.TransformErrorCode(res.ExitCode)
+		diag := errorLine(res.StderrTail)
+		if diag == "" {
+			diag = fmt.Sprintf("payload exited with code %d", res.ExitCode)
+		}
+		r.fail(jobdef.NewError(code, diag, nil))
+	case po.exeErrorCode != 0:
+		r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, po.exeErrorDiag, nil))
+	}
+}
+
+// errorLine picks the last line of stderr that looks like an error message.
+func errorLine(tail []byte) string {
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(tail))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if strings.Contains(l, "ERROR") || strings.Contains(l, "Error") || strings.Contains(l, "error") {
+			last = l
+		}
+	}
+	return clipString(last, 200)
+}
+
+// downloadTrf fetches a URL transformation into the job directory and makes
+// it executable. A transformation already present in the directory is used
+// as it is.
+func (r *jobRun) downloadTrf(ctx context.Context) *jobdef.PilotError {
+	u := r.job.Transformation
+	dst := filepath.Join(r.dir, trfName(u))
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	if !r.p.trfAllowed(u) {
+		return jobdef.NewError(jobdef.TrfDownloadFailure, "transformation URL "+u+" is not under an allowed base URL (--baseurls)", nil)
+	}
+	if r.p.Fetch == nil {
+		return jobdef.NewError(jobdef.TrfDownloadFailure, "no downloader for "+u, nil)
+	}
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	data, err := r.p.Fetch.Get(dctx, u)
+	if err != nil {
+		return jobdef.NewError(jobdef.TrfDownloadFailure, err.Error(), err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return jobdef.NewError(jobdef.ChmodTrf, err.Error(), err)
+	}
+	r.log.WithFields(logrus.Fields{"url": u, "bytes": len(data)}).Info("transformation downloaded")
+	return nil
+}
+
+func (p *Pilot) trfAllowed(u string) bool {
+	if strings.TrimSpace(p.Cfg.BaseURLs) == "" {
+		return true
+	}
+	for _, b := range strings.Split(p.Cfg.BaseURLs, ",") {
+		if b = strings.TrimSpace(b); b != "" && strings.HasPrefix(u, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func clipString(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,638 @@
+// Package server is the PanDA server wire client: one method per endpoint,
+// both server APIs (the legacy /server/panda/<method> API of panda-server up to
+// 0.8.x and the /api/v1/pilot/<method> API of 1.0+), retries through
+// go-retryablehttp, and no business rules.
+//
+// Legacy requests are sent the way Pilot 3's urllib path sends them: a POST
+// with Content-Type application/json and a gzip-compressed JSON body, without
+// Accept and Content-Encoding headers, so the server answers urlencoded. With
+// Options.FormEncoding the curl path is used instead: a form body with
+// Accept: application/json, answered in JSON. Both answer encodings are parsed.
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/gopilot/gopilot/internal/logx"
+	"github.com/gopilot/gopilot/jobdef"
+)
+
+// API selects the server API.
+type API string
+
+// The server APIs.
+const (
+	Legacy API = "legacy" // /server/panda/getJob, /server/panda/updateJob
+	V1     API = "v1"     // /api/v1/pilot/acquire_jobs, /api/v1/pilot/update_job
+	Auto   API = "auto"   // try v1, fall back to legacy on 403/404
+)
+
+// ParseAPI parses an --api value.
+func ParseAPI(s string) (API, error) {
+	switch API(strings.ToLower(s)) {
+	case Legacy, "":
+		return Legacy, nil
+	case V1:
+		return V1, nil
+	case Auto:
+		return Auto, nil
+	}
+	return "", fmt.Errorf("unknown server API %q (want legacy, v1 or auto)", s)
+}
+
+// ErrNoJob is returned by GetJob when the server has no job for the pilot.
+// It is control flow, not a failure.
+var ErrNoJob = errors.New("no job available")
+
+// maxAnswer bounds the size of any answer read from the server.
+const maxAnswer = jobdef.MaxBodySize
+
+// Options configures a Client.
+type Options struct {
+	// BaseURL is the server's scheme://host:port, e.g. https://pandaserver.cern.ch:25443.
+	BaseURL string
+	// API selects the server API; "" means Legacy.
+	API API
+	// FormEncoding sends legacy requests as forms with Accept: application/json
+	// (Pilot 3's curl path, queue catchall "curlgetjob").
+	FormEncoding bool
+	// UserAgent is sent with every request.
+	UserAgent string
+	// Header holds extra headers for every request (OIDC Authorization and Origin).
+	Header http.Header
+	// HTTPClient is the underlying client (TLS configuration lives here);
+	// nil means a fresh pooled client.
+	HTTPClient *http.Client
+	// Log receives retry and fallback messages; nil discards them.
+	Log logrus.FieldLogger
+	// RetryMax is the number of retries of idempotent calls (updates, GETs); default 4.
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the exponential back-off (with
+	// jitter); Retry-After from the server is honoured. Defaults 1 s and 60 s.
+	RetryWaitMin, RetryWaitMax time.Duration
+	// AttemptTimeout bounds one HTTP attempt; default 120 s (Pilot 3's http_maxtime).
+	AttemptTimeout time.Duration
+}
+
+// Client talks to one PanDA server. It is safe for concurrent use.
+type Client struct {
+	opts   Options
+	update *retryablehttp.Client // retried: updates and reads
+	once   *retryablehttp.Client // getJob: retried only when the request never left
+	log    logrus.FieldLogger
+
+	mu       sync.Mutex
+	resolved API // for Auto: the API that answered
+}
+
+// New builds a Client.
+func New(opts Options) (*Client, error) {
+	if opts.BaseURL == "" {
+		return nil, errors.New("server URL is empty")
+	}
+	u, err := url.Parse(opts.BaseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("server URL %q is not an http(s) URL", opts.BaseURL)
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.API == "" {
+		opts.API = Legacy
+	}
+	if opts.RetryMax == 0 {
+		opts.RetryMax = 4
+	}
+	if opts.RetryWaitMin == 0 {
+		opts.RetryWaitMin = time.Second
+	}
+	if opts.RetryWaitMax == 0 {
+		opts.RetryWaitMax = 60 * time.Second
+	}
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = 120 * time.Second
+	}
+	lg := opts.Log
+	if lg == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		lg = l
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	mk := func(retries int, policy retryablehttp.CheckRetry) *retryablehttp.Client {
+		rc := retryablehttp.NewClient()
+		rc.HTTPClient = hc
+		rc.Logger = logx.Leveled{L: lg}
+		rc.RetryMax = retries
+		rc.RetryWaitMin = opts.RetryWaitMin
+		rc.RetryWaitMax = opts.RetryWaitMax
+		rc.Backoff = jitterBackoff
+		rc.CheckRetry = policy
+		rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+		return rc
+	}
+	c := &Client{
+		opts:   opts,
+		update: mk(opts.RetryMax, retryablehttp.DefaultRetryPolicy),
+		once:   mk(opts.RetryMax, retryBeforeSend),
+		log:    lg,
+	}
+	if opts.API != Auto {
+		c.resolved = opts.API
+	}
+	return c, nil
+}
+
+// jitterBackoff is exponential back-off with full jitter in [d/2, d], where
+// d = min * 2^attempt capped at max; a Retry-After header on 429/503 wins.
+func jitterBackoff(minW, maxW time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := retryablehttp.DefaultBackoff(minW, maxW, attempt, resp)
+	if resp != nil && resp.Header.Get("Retry-After") != "" {
+		return d
+	}
+	half := d / 2
+	if half <= 0 {
+		return d
+	}
+	return half + time.Duration(time.Now().UnixNano()%int64(half+1))
+}
+
+// retryBeforeSend retries only errors that prove the request never reached
+// the server (connection refused, DNS failure): a getJob retried after the
+// server saw it could hand out a second job.
+func retryBeforeSend(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, context.Cause(ctx)
+	}
+	if err == nil {
+		return false, nil
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true, nil
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true, nil
+	}
+	return false, nil
+}
+
+// API returns the API in use (for Auto: the resolved one, or Auto before the
+// first call).
+func (c *Client) API() API {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resolved == "" {
+		return Auto
+	}
+	return c.resolved
+}
+
+// HTTPError is a non-2xx answer from the server.
+type HTTPError struct {
+	URL    string
+	Status int
+	Body   string
+}
+
+func (e *HTTPError) Error() string {
+	b := e.Body
+	if len(b) > 200 {
+		b = b[:200] + "..."
+	}
+	return fmt.Sprintf("%s: HTTP %d: %s", e.URL, e.Status, strings.TrimSpace(b))
+}
+
+// post sends one POST and returns the answer body. legacy selects the legacy
+// encodings; v1 bodies are gzip-JSON with Content-Encoding and Accept.
+func (c *Client) post(ctx context.Context, rc *retryablehttp.Client, path string, fields map[string]any, api API) ([]byte, error) {
+	u := c.opts.BaseURL + path
+	var body []byte
+	hdr := http.Header{}
+	switch {
+	case api == V1:
+		js, err := json.Marshal(fields)
+		if err != nil {
+			return nil, err
+		}
+		body = gzipBytes(js)
+		hdr.Set("Content-Type", "application/json")
+		hdr.Set("Content-Encoding", "gzip")
+		hdr.Set("Accept", "application/json")
+	case c.opts.FormEncoding:
+		body = []byte(formEncode(fields))
+		hdr.Set("Content-Type", "application/x-www-form-urlencoded")
+		hdr.Set("Accept", "application/json")
+	default:
+		js, err := json.Marshal(fields)
+		if err != nil {
+			return nil, err
+		}
+		body = gzipBytes(js)
+		hdr.Set("Content-Type", "application/json")
+	}
+	return c.do(ctx, rc, http.MethodPost, u, body, hdr)
+}
+
+func (c *Client) do(ctx context.Context, rc *retryablehttp.Client, method, u string, body []byte, hdr http.Header) ([]byte, error) {
+	var raw any
+	if body != nil {
+		raw = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u, raw)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range c.opts.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	if c.opts.UserAgent != "" {
+		req.Header.Set("User-Agent", c.opts.UserAgent)
+	}
+	// Each attempt gets its own deadline: the pooled client has none.
+	rc.HTTPClient.Timeout = c.opts.AttemptTimeout
+	resp, err := rc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: reading answer: %w", method, u, err)
+	}
+	if int64(len(data)) > maxAnswer {
+		return nil, fmt.Errorf("%s %s: answer larger than %d bytes", method, u, maxAnswer)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, &HTTPError{URL: u, Status: resp.StatusCode, Body: string(data)}
+	}
+	return data, nil
+}
+
+// Get downloads a URL (queue data, storage data, a transformation) with
+// retries. Relative paths are resolved against the server's base URL.
+func (c *Client) Get(ctx context.Context, u string) ([]byte, error) {
+	if strings.HasPrefix(u, "/") {
+		u = c.opts.BaseURL + u
+	}
+	return c.do(ctx, c.update, http.MethodGet, u, nil, nil)
+}
+
+// JobRequest holds the getJob fields Pilot 3 sends (PROTOCOL.md §2.1).
+// Optional fields are sent only when non-zero.
+type JobRequest struct {
+	SiteName          string
+	ComputingElement  string
+	ProdSourceLabel   string
+	DiskSpace         int64 // MB
+	WorkingGroup      string
+	CPU               float64 // MHz
+	Mem               float64 // MB
+	Node              string
+	AllowOtherCountry bool
+	JobType           string
+	CountryGroup      string
+	ProdUserID        string
+	TaskID            string
+	ResourceType      string
+	HarvesterID       string
+	WorkerID          string
+	// RemainingTime (seconds) is sent to v1 servers only; 0 = not sent.
+	RemainingTime int64
+}
+
+// Legacy returns the legacy getJob fields with the JSON types Pilot 3 uses.
+func (r JobRequest) Legacy() map[string]any {
+	m := map[string]any{
+		"siteName":          r.SiteName,
+		"computingElement":  r.ComputingElement,
+		"prodSourceLabel":   r.ProdSourceLabel,
+		"diskSpace":         r.DiskSpace,
+		"workingGroup":      r.WorkingGroup,
+		"cpu":               pyFloat(r.CPU),
+		"mem":               pyFloat(r.Mem),
+		"node":              r.Node,
+		"allowOtherCountry": r.AllowOtherCountry,
+	}
+	opt := map[string]string{
+		"jobType": r.JobType, "countryGroup": r.CountryGroup, "prodUserID": r.ProdUserID,
+		"taskID": r.TaskID, "resourceType": r.ResourceType, "harvester_id": r.HarvesterID,
+		"worker_id": r.WorkerID,
+	}
+	for k, v := range opt {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// V1 returns the acquire_jobs arguments (PROTOCOL.md §9.2).
+func (r JobRequest) V1() map[string]any {
+	m := map[string]any{
+		"site_name":         r.SiteName,
+		"computing_element": r.ComputingElement,
+		"prod_source_label": r.ProdSourceLabel,
+		"disk_space":        r.DiskSpace,
+		"memory":            int64(r.Mem),
+		"node":              r.Node,
+		"n_jobs":            1,
+	}
+	if r.TaskID != "" {
+		if id, err := strconv.ParseInt(r.TaskID, 10, 64); err == nil {
+			m["task_id"] = id
+		}
+	}
+	if r.WorkerID != "" {
+		if id, err := strconv.ParseInt(r.WorkerID, 10, 64); err == nil {
+			m["worker_id"] = id
+		}
+	}
+	opt := map[string]string{
+		"job_type": r.JobType, "prod_user_id": r.ProdUserID, "resource_type": r.ResourceType,
+		"harvester_id": r.HarvesterID,
+	}
+	for k, v := range opt {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if r.RemainingTime > 0 {
+		m["remaining_time"] = r.RemainingTime
+	}
+	return m
+}
+
+// GetJob asks the server for one job. It returns ErrNoJob when the server has
+// none. The request is retried only while it provably never reached the
+// server.
+func (c *Client) GetJob(ctx context.Context, req JobRequest) (*jobdef.Job, error) {
+	return c.getJob(ctx, req, c.API())
+}
+
+func (c *Client) getJob(ctx context.Context, req JobRequest, api API) (*jobdef.Job, error) {
+	if api == Auto {
+		job, err := c.getJob(ctx, req, V1)
+		var he *HTTPError
+		if errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound) {
+			c.log.WithField("status", he.Status).Info("server does not offer the v1 pilot API; using the legacy API")
+			c.setResolved(Legacy)
+			return c.getJob(ctx, req, Legacy)
+		}
+		if err == nil || errors.Is(err, ErrNoJob) {
+			c.setResolved(V1)
+		}
+		return job, err
+	}
+	var body []byte
+	var err error
+	if api == V1 {
+		body, err = c.post(ctx, c.once, "/api/v1/pilot/acquire_jobs", req.V1(), V1)
+	} else {
+		body, err = c.post(ctx, c.once, "/server/panda/getJob", req.Legacy(), Legacy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp, err := jobdef.ParseGetJobResponse(body)
+	if err != nil {
+		return nil, fmt.Errorf("getJob answer: %w", err)
+	}
+	if resp.StatusCode != 0 || len(resp.Jobs) == 0 {
+		if resp.ErrorDialog != "" {
+			return nil, fmt.Errorf("%w (StatusCode %d: %s)", ErrNoJob, resp.StatusCode, resp.ErrorDialog)
+		}
+		return nil, fmt.Errorf("%w (StatusCode %d)", ErrNoJob, resp.StatusCode)
+	}
+	return resp.Jobs[0], nil
+}
+
+func (c *Client) setResolved(a API) {
+	c.mu.Lock()
+	c.resolved = a
+	c.mu.Unlock()
+}
+
+// Reply is the server's answer to an update.
+type Reply struct {
+	// StatusCode is PanDA's StatusCode (0 = success).
+	StatusCode int
+	// Command is the back-channel command, "" when the server sent NULL.
+	Command string
+	// PilotSecrets is passed through when present.
+	PilotSecrets string
+}
+
+// Commands splits Command into its comma-separated parts ("debug,tobekilled").
+func (r *Reply) Commands() []string {
+	if r == nil || r.Command == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(r.Command, ",") {
+		if p = strings.TrimSpace(p); p != "" && p != "NULL" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Has reports whether the reply carries the command.
+func (r *Reply) Has(cmd string) bool {
+	for _, c := range r.Commands() {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateJob sends one job update (heartbeat or final) with retries and
+// back-off (honouring Retry-After). A StatusCode other than 0 is returned in
+// the Reply, not as an error.
+func (c *Client) UpdateJob(ctx context.Context, rep *jobdef.UpdateReport) (*Reply, error) {
+	api := c.API()
+	if api == Auto {
+		r, err := c.updateJob(ctx, rep, V1)
+		var he *HTTPError
+		if errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound) {
+			c.setResolved(Legacy)
+			return c.updateJob(ctx, rep, Legacy)
+		}
+		if err == nil {
+			c.setResolved(V1)
+		}
+		return r, err
+	}
+	return c.updateJob(ctx, rep, api)
+}
+
+func (c *Client) updateJob(ctx context.Context, rep *jobdef.UpdateReport, api API) (*Reply, error) {
+	var body []byte
+	var err error
+	if api == V1 {
+		body, err = c.post(ctx, c.update, "/api/v1/pilot/update_job", rep.V1(), V1)
+	} else {
+		body, err = c.post(ctx, c.update, "/server/panda/updateJob", rep.Legacy(), Legacy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ParseReply(body)
+}
+
+// ParseReply decodes an updateJob answer in any encoding: legacy urlencoded,
+// legacy JSON, the plain text "Succeeded", or the v1 envelope.
+func ParseReply(body []byte) (*Reply, error) {
+	s := strings.TrimSpace(string(body))
+	if s == "Succeeded" {
+		return &Reply{}, nil
+	}
+	fields := map[string]any{}
+	if strings.HasPrefix(s, "{") {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if err := dec.Decode(&fields); err != nil {
+			return nil, fmt.Errorf("update answer is not JSON: %w", err)
+		}
+		if _, ok := fields["success"]; ok {
+			ok, _ := fields["success"].(bool)
+			data, _ := fields["data"].(map[string]any)
+			if !ok && data == nil {
+				msg, _ := fields["message"].(string)
+				return nil, fmt.Errorf("server refused the update: %s", msg)
+			}
+			if data == nil {
+				data = map[string]any{}
+			}
+			fields = data
+		}
+	} else {
+		v, err := url.ParseQuery(s)
+		if err != nil {
+			return nil, fmt.Errorf("update answer %q: %w", clip(s, 80), err)
+		}
+		for k := range v {
+			fields[k] = v.Get(k)
+		}
+	}
+	r := &Reply{}
+	sc, ok := fields["StatusCode"]
+	if !ok {
+		return nil, fmt.Errorf("update answer has no StatusCode: %q", clip(s, 80))
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(sc)))
+	if err != nil {
+		return nil, fmt.Errorf("update answer StatusCode %v: %w", sc, err)
+	}
+	r.StatusCode = n
+	if cmd, ok := fields["command"]; ok && cmd != nil {
+		s := strings.TrimSpace(fmt.Sprint(cmd))
+		if s != "NULL" && s != "None" {
+			r.Command = s
+		}
+	}
+	if ps, ok := fields["pilotSecrets"]; ok && ps != nil {
+		r.PilotSecrets = fmt.Sprint(ps)
+	}
+	return r, nil
+}
+
+// WorkerStatus sends updateWorkerPilotStatus (legacy) or
+// update_worker_status (v1) for Harvester-managed pilots. The answer is
+// ignored, as Pilot 3 does.
+func (c *Client) WorkerStatus(ctx context.Context, workerID, harvesterID, status, site, node string) error {
+	if c.API() == V1 {
+		id, _ := strconv.ParseInt(workerID, 10, 64)
+		_, err := c.post(ctx, c.update, "/api/v1/pilot/update_worker_status", map[string]any{
+			"worker_id": id, "harvester_id": harvesterID, "status": status, "node_id": node,
+		}, V1)
+		return err
+	}
+	_, err := c.post(ctx, c.update, "/server/panda/updateWorkerPilotStatus", map[string]any{
+		"workerID": workerID, "harvesterID": harvesterID, "status": status, "site": site, "node_id": node,
+	}, Legacy)
+	return err
+}
+
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// formEncode renders fields as a form the way Pilot 3's curl path does:
+// values are Python str() of the value (True/False, 2000.0).
+func formEncode(fields map[string]any) string {
+	v := url.Values{}
+	for k, x := range fields {
+		v.Set(k, PyStr(x))
+	}
+	return v.Encode()
+}
+
+// pyFloat marks a float so JSON renders it with a decimal point, as Python does.
+type pyFloat float64
+
+func (f pyFloat) MarshalJSON() ([]byte, error) {
+	return []byte(PyStr(float64(f))), nil
+}
+
+// PyStr renders a value as Python's str() would.
+func PyStr(x any) string {
+	switch v := x.(type) {
+	case nil:
+		return "None"
+	case bool:
+		if v {
+			return "True"
+		}
+		return "False"
+	case pyFloat:
+		return PyStr(float64(v))
+	case float64:
+		s := strconv.FormatFloat(v, 'f', -1, 64)
+		if !strings.ContainsAny(s, ".eEn") {
+			s += ".0"
+		}
+		return s
+	case float32:
+		return PyStr(float64(v))
+	case string:
+		return v
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
