@@ -22,6 +22,9 @@ const (
 // Local paths are absolute; "file://" URLs are accepted wherever a local path is.
 type Transfer struct {
 	Source, Destination string
+	// LFN is the logical file name; movers that name site files themselves (mv) use it,
+	// falling back to the base name of the local path when it is empty.
+	LFN string
 	// Size is the expected number of bytes; 0 means unknown (not checked).
 	Size int64
 	// Checksum is the expected checksum; the zero value means unknown (not checked). Its

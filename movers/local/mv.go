@@ -84,7 +84,7 @@ func (m *Mv) Get(ctx context.Context, t movers.Transfer) (movers.Result, error) 
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: movers.OpGet, URL: t.Source, Code: movers.GenericCode(movers.OpGet), Err: fmt.Errorf("destination: %w", err)}
 	}
-	src := filepath.Join(m.siteDir(dst), filepath.Base(dst))
+	src := filepath.Join(m.siteDir(dst), lfnOf(t, dst))
 	var res movers.Result
 	if m.opts.CopyInputs {
 		res, err = copyFile(ctx, movers.OpGet, src, src, dst, t, false)
@@ -116,7 +116,7 @@ func (m *Mv) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) 
 	if err != nil {
 		return fail(false, fmt.Errorf("source: %w", err))
 	}
-	lfn := filepath.Base(src)
+	lfn := lfnOf(t, src)
 	target := filepath.Join(m.siteDir(src), lfn)
 	listed := true
 	if m.opts.FinalDestination && movers.Scheme(t.Destination) == "file" {
@@ -169,6 +169,14 @@ func (m *Mv) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) 
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// lfnOf returns t.LFN when it is a plain file name, else the base name of local.
+func lfnOf(t movers.Transfer, local string) string {
+	if t.LFN != "" && filepath.IsLocal(t.LFN) && !strings.ContainsRune(t.LFN, '/') {
+		return t.LFN
+	}
+	return filepath.Base(local)
 }
 
 // move renames src to target, falling back to copy-and-remove across file systems.
