@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The demo's three kinds of job in one pilot: one reads an input from the
+// storage element, one writes an output, one fails.
+func TestPilotRunsJobsEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	size, ck := s.putInput("e2e.input.txt", []byte("input data for the payload\n"))
+	in := baseJob(2001, "wc", "-c e2e.input.txt > count.txt && cat count.txt")
+	in["inFiles"], in["GUID"], in["fsize"], in["checksum"] = "e2e.input.txt", "11111111-1111-4111-8111-111111111111", size, ck
+	in["scopeIn"], in["realDatasetsIn"], in["ddmEndPointIn"], in["prodDBlockToken"] = "e2e", "e2e.in", "E2E_DISK", "NULL"
+	out := baseJob(2002, "echo", "'payload output' > e2e.out.txt")
+	out["outFiles"] = "e2e.out.txt," + out["logFile"].(string)
+	out["scopeOut"], out["realDatasets"], out["ddmEndPointOut"] = "e2e", "e2e.out,e2e.log", "E2E_DISK,E2E_DISK"
+	bad := baseJob(2003, "echo", "'ERROR: failing on purpose' >&2; exit 1")
+	s.submit(in, out, bad)
+
+	code, log := s.runPilot()
+	if code != 0 {
+		t.Fatalf("pilot exit %d\n%s", code, log)
+	}
+	for _, id := range []int64{2001, 2002} {
+		j := s.job(id)
+		if j.State != "finished" || j.PilotErrorCode != 0 {
+			t.Errorf("job %d: state %s code %d (%s)\n%s", id, j.State, j.PilotErrorCode, j.PilotErrorDiag, log)
+		}
+		if got := s.states(id); !reflect.DeepEqual(got, []string{"starting", "running", "finished"}) {
+			t.Errorf("job %d states %v", id, got)
+		}
+	}
+	j := s.job(2003)
+	if j.State != "failed" || j.PilotErrorCode != 1305 || j.TransExitCode != 1 {
+		t.Errorf("job 2003: state %s code %d transExit %d", j.State, j.PilotErrorCode, j.TransExitCode)
+	}
+	if !strings.Contains(j.PilotErrorDiag, "failing on purpose") {
+		t.Errorf("diag %q does not carry the payload's error line", j.PilotErrorDiag)
+	}
+	// The output and every log tarball are in the storage element.
+	b, err := os.ReadFile(s.rsePath("e2e", "e2e.out.txt"))
+	if err != nil || string(b) != "payload output\n" {
+		t.Errorf("output in RSE: %q %v", b, err)
+	}
+	for _, id := range []int64{2001, 2002, 2003} {
+		lfn := baseJob(id, "", "")["logFile"].(string)
+		names := tarNames(t, s.rsePath("e2e", lfn))
+		for _, want := range []string{"payload.stdout", "payload.stderr", "pilotlog.txt"} {
+			if !hasSuffix(names, "/"+want) {
+				t.Errorf("log of %d lacks %s: %v", id, want, names)
+			}
+		}
+	}
+	// Job directories are removed once the final state is acknowledged.
+	if m, _ := filepath.Glob(filepath.Join(s.work, "PanDA_Pilot-*")); len(m) != 0 {
+		t.Errorf("job directories left: %v", m)
+	}
+}
+
+func tarNames(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Errorf("log tarball: %v", err)
+		return nil
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	must(t, err)
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		must(t, err)
+		names = append(names, h.Name)
+	}
+}
+
+func hasSuffix(names []string, suf string) bool {
+	for _, n := range names {
+		if strings.HasSuffix(n, suf) {
+			return true
+		}
+	}
+	return false
+}
+
+// timefloor 0 means one job per pilot.
+func TestTimefloorZeroRunsOneJob(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(0, ""))
+	s.submit(baseJob(2101, "true", ""), baseJob(2102, "true", ""))
+	code, log := s.runPilot()
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, log)
+	}
+	if a, b := s.job(2101).State, s.job(2102).State; !(a == "finished" && b == "activated") {
+		t.Fatalf("states %s, %s; want finished, activated", a, b)
+	}
+}
+
+// With no job on the server the pilot ends at once with exit 0.
+func TestNoJobEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	code, log := s.runPilot()
+	if code != 0 || !strings.Contains(log, "no job from the server") {
+		t.Fatalf("exit %d\n%s", code, log)
+	}
+}
+
+// A transformation given as a URL is downloaded from the server and run with jobPars.
+func TestURLTransformation(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	must(t, os.WriteFile(filepath.Join(s.trf, "runcmd.sh"), []byte("#!/bin/bash\necho \"trf got: $*\"\n\"$@\"\n"), 0o644))
+	s.submit(baseJob(2201, "http://"+s.addr+"/trf/runcmd.sh", "test -n \"$PANDAID\""))
+	code, log := s.runPilot()
+	if j := s.job(2201); code != 0 || j.State != "finished" {
+		t.Fatalf("exit %d state %s code %d %s\n%s", code, j.State, j.PilotErrorCode, j.PilotErrorDiag, log)
+	}
+}
+
+// The v1 API works end to end.
+func TestV1API(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	s.submit(baseJob(2301, "true", ""))
+	code, log := s.runPilot("--api", "v1")
+	if j := s.job(2301); code != 0 || j.State != "finished" {
+		t.Fatalf("exit %d state %s\n%s", code, j.State, log)
+	}
+}
+
+// SIGTERM to the pilot kills the payload tree, fails the job with 1201 and
+// the pilot exits 143.
+func TestSIGTERMFailsJob(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	marker := filepath.Join(s.dir, "payload-started")
+	s.submit(baseJob(2401, "touch "+marker+";", "sleep 300 & sleep 300; wait"))
+	cmd := s.pilotCmd()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	code := 0
+	if ee, ok := err.(interface{ ExitCode() int }); ok {
+		code = ee.ExitCode()
+	}
+	j := s.job(2401)
+	if code != 143 || j.State != "failed" || j.PilotErrorCode != 1201 {
+		t.Fatalf("exit %d state %s code %d\n%s", code, j.State, j.PilotErrorCode, out.String())
+	}
+	if pids := processesWithArg("sleep 300", s.work); len(pids) > 0 {
+		t.Fatalf("payload processes survive: %v", pids)
+	}
+}
+
+// processesWithArg lists processes whose command line contains s and whose
+// environment marks them as payloads of a pilot working in workdir.
+func processesWithArg(s, workdir string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), s) {
+			env, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+			if strings.Contains(string(env), "PILOT_HOME="+workdir+"\x00") {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out
+}
+
+// `pandalite kill` makes the next heartbeat answer tobekilled: the payload
+// dies and the job ends failed with 1144.
+func TestServerKill(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	marker := filepath.Join(s.dir, "started")
+	s.submit(baseJob(2501, "touch "+marker+";", "sleep 300"))
+	cmd := s.pilotCmd("--heartbeat", "1")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
+	if _, err := s.store().Kill(t.Context(), 2501); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	j := s.job(2501)
+	if err != nil || j.State != "failed" || j.PilotErrorCode != 1144 {
+		t.Fatalf("pilot err %v, state %s code %d\n%s", err, j.State, j.PilotErrorCode, out.String())
+	}
+}
+
+// A job with a hostile LFN is refused with a clear error and its final state
+// still reaches the server.
+func TestHostileLFNReported(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	j := baseJob(2601, "true", "")
+	j["outFiles"] = "../../escape.txt," + j["logFile"].(string)
+	j["scopeOut"], j["realDatasets"], j["ddmEndPointOut"] = "e2e", "x,y", "E2E_DISK,E2E_DISK"
+	s.submit(j)
+	_, log := s.runPilot()
+	got := s.job(2601)
+	if got.State != "failed" || got.PilotErrorCode == 0 || !strings.Contains(got.PilotErrorDiag, "escape") {
+		t.Fatalf("state %s code %d diag %q\n%s", got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "escape.txt")); err == nil {
+		t.Fatal("a file was written outside the work directory")
+	}
+}
+
+// `pilot exec` runs one payload offline: the final report lands in
+// heartbeat.json and the log tarball stays in the work directory.
+func TestExecOffline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	job := baseJob(2701, "echo", "offline > result.txt")
+	b, _ := json.Marshal(map[string]any{"2701": job})
+	jf := filepath.Join(dir, "pandaJobData.out")
+	must(t, os.WriteFile(jf, b, 0o644))
+	work := filepath.Join(dir, "work")
+	cmd := execCommand("exec", "--job", jf, "--workdir", work)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pilot exec: %v\n%s", err, out)
+	}
+	var hb map[string]any
+	hbb, err := os.ReadFile(filepath.Join(work, "heartbeat.json"))
+	must(t, err)
+	must(t, json.Unmarshal(hbb, &hb))
+	if hb["state"] != "finished" || hb["jobId"] != "2701" {
+		t.Fatalf("heartbeat.json: %v", hb)
+	}
+	if _, err := os.Stat(filepath.Join(work, job["logFile"].(string))); err != nil {
+		t.Fatalf("log tarball not in the work directory: %v", err)
+	}
+	r, err := os.ReadFile(filepath.Join(work, "PanDA_Pilot-2701", "result.txt"))
+	if err != nil || string(r) != "offline\n" {
+		t.Fatalf("payload result %q %v", r, err)
+	}
+}
