@@ -631,6 +631,9 @@ func decodeFiles(f map[string]string) (inputs, outputs []FileSpec, log FileSpec,
 		nData--
 	}
 	scopeOut := lists["scopeOut"]
+	if len(scopeOut) == 0 && nData == 1 && strings.TrimSpace(f["scopeOut"]) != "" {
+		scopeOut = []string{""} // a single unset scope ("NULL")
+	}
 	scopeLog := strings.TrimSpace(f["scopeLog"])
 	if IsUnset(scopeLog) {
 		scopeLog = ""
