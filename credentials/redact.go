@@ -133,8 +133,9 @@ const (
 
 // scanState is the part of a scan carried between writes.
 type scanState struct {
-	mode scanMode
-	buf  []byte // input not decided yet
+	mode   scanMode
+	prefix int    // bytes of a "Bearer " prefix still to pass before the token starts
+	buf    []byte // input not decided yet
 }
 
 // scan consumes st.buf as far as it can decide with the lookahead available (everything
@@ -158,10 +159,25 @@ func (r *Redactor) scan(st *scanState, eof bool, out []byte) []byte {
 				out = append(out, RedactMarker...)
 			} // else: dropped; the mode wrote the marker when it began
 			i += n
+			if st.prefix > 0 {
+				st.prefix = max(st.prefix-n, 0)
+				if st.prefix == 0 {
+					st.mode = modeBearer // the secret ran into the token: the marker is written
+				}
+			}
 			continue
 		}
 		switch st.mode {
 		case modeText:
+			if st.prefix > 0 { // inside "Bearer ": pass it on, then hide the token
+				out = append(out, buf[i])
+				i++
+				if st.prefix--; st.prefix == 0 {
+					out = append(out, RedactMarker...)
+					st.mode = modeBearer
+				}
+				continue
+			}
 			if n := matchKeyMarker(buf[i:], keyBeginPrefix); n > 0 {
 				out = append(out, RedactMarker...)
 				st.mode = modeKey
@@ -169,10 +185,7 @@ func (r *Redactor) scan(st *scanState, eof bool, out []byte) []byte {
 				continue
 			}
 			if n := matchBearer(buf[i:]); n > 0 {
-				out = append(out, buf[i:i+n]...)
-				out = append(out, RedactMarker...)
-				st.mode = modeBearer
-				i += n
+				st.prefix = n // passed on byte by byte so that registered secrets in it are seen
 				continue
 			}
 			out = append(out, buf[i])
@@ -194,6 +207,9 @@ func (r *Redactor) scan(st *scanState, eof bool, out []byte) []byte {
 	}
 	if eof && st.mode == modeBearer {
 		st.mode = modeText
+	}
+	if eof {
+		st.prefix = 0
 	}
 	st.buf = append([]byte(nil), buf[i:]...)
 	return out
