@@ -42,7 +42,7 @@ func TimeoutFor(size int64, min, max time.Duration) time.Duration {
 		size = 0
 	}
 	if size/TimeoutRate < int64(max/time.Second) { // no overflow below
-		t = TimeoutBase + time.Duration(size)*time.Second/TimeoutRate
+		t = TimeoutBase + time.Duration(size/TimeoutRate)*time.Second + time.Duration(size%TimeoutRate)*time.Second/TimeoutRate
 		if t > max {
 			t = max
 		}

@@ -111,7 +111,9 @@ func newMvSite(t *testing.T) mvSite {
 	return mvSite{site: site, job: job}
 }
 
-func (m mvSite) url(name string) string { return "root://se.example.org:1094//atlas/rucio/sc/ab/cd/" + name }
+func (m mvSite) url(name string) string {
+	return "root://se.example.org:1094//atlas/rucio/sc/ab/cd/" + name
+}
 
 func (m mvSite) env(mv *local.Mv) moverstest.Env {
 	return moverstest.Env{
