@@ -227,7 +227,9 @@ func tlv(class, tag int, compound bool, content ...[]byte) []byte {
 	return der
 }
 
-func seq(content ...[]byte) []byte { return tlv(asn1.ClassUniversal, asn1.TagSequence, true, content...) }
+func seq(content ...[]byte) []byte {
+	return tlv(asn1.ClassUniversal, asn1.TagSequence, true, content...)
+}
 
 func mustMarshal(v any, params ...string) []byte {
 	var der []byte
