@@ -168,6 +168,31 @@ var reportKeys = map[string]bool{
 	"transExitCode": true, "exeErrorCode": true, "exeErrorDiag": true,
 }
 
+// LegacyJSON returns Legacy() encoded as JSON the way Pilot 3's json.dumps writes it: floats
+// keep a fraction or exponent (1.0, 1795297337.0192606), so a Python server decodes them as
+// floats; keys are sorted. Non-finite floats become null.
+func (r *UpdateReport) LegacyJSON() []byte {
+	m := r.Legacy()
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if f, ok := v.(float64); ok {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				out[k] = nil
+				continue
+			}
+			out[k] = json.RawMessage(pyFloat(f))
+			continue
+		}
+		out[k] = v
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		// Only strings, integers and finite floats are present; Marshal cannot fail.
+		return []byte("{}")
+	}
+	return b
+}
+
 // LegacyForm returns the Legacy fields as form values the way Pilot 3's curl path renders
 // them (Python str()): integers in decimal, floats as Python repr (2000.0, 1795297337.0192606,
 // 1e+16), booleans True/False, strings unchanged.
