@@ -118,7 +118,14 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		r.fail(jobdef.NewError(jobdef.UnknownPayloadFailure, "the job has no transformation", nil))
 		return
 	}
-	r.update(ctx, "running") // 'starting' when it is the job's first update
+	// A job without inputs has not reported yet: say 'starting' before the
+	// payload is launched, as Pilot 3 does.
+	r.mu.Lock()
+	first := r.updatesSent == 0
+	r.mu.Unlock()
+	if first {
+		r.update(ctx, "starting")
+	}
 	command := PayloadCommand(job)
 	r.log.WithField("command", clipString(command, 300)).Info("payload starting")
 	r.tPayload = r.p.now()

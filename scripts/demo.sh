@@ -32,7 +32,7 @@ echo "== starting pandalite"
 server_pid=$!
 for _ in $(seq 1 100); do [ -s "$dir/addr" ] && break; sleep 0.05; done
 [ -s "$dir/addr" ] || { echo "pandalite did not start:"; cat "$dir/pandalite.log"; exit 1; }
-addr=$(cat "$dir/addr")
+addr=$(cat "$dir/addr"); addr=${addr#http://}
 echo "pandalite listening on http://$addr"
 
 echo "== submitting three jobs"

@@ -28,6 +28,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
+	"github.com/gopilot/gopilot/credentials"
 	"github.com/gopilot/gopilot/internal/logx"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
@@ -104,7 +105,9 @@ func run(args []string, stderr io.Writer) int {
 		level = "debug"
 	}
 	logFile := filepath.Join(workdir, "pilotlog.txt")
-	lg, closeLog, err := logx.New(logx.Options{Level: level, JSON: cfg.LogFormat == "json", Stderr: stderr, File: logFile})
+	redactor := credentials.NewRedactor()
+	lg, closeLog, err := logx.New(logx.Options{Level: level, JSON: cfg.LogFormat == "json", Stderr: stderr, File: logFile,
+		Filter: func(w io.Writer) io.Writer { return logx.RedactingWriter(w, redactor.Redact) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "pilot:", err)
 		return 2
@@ -129,7 +132,7 @@ func run(args []string, stderr io.Writer) int {
 		if err := setupOffline(ctx, p, jobFile, queuedataFile, storageFile); err != nil {
 			return fail(lg, err)
 		}
-	} else if err := setupPull(ctx, p); err != nil {
+	} else if err := setupPull(ctx, p, redactor); err != nil {
 		return fail(lg, err)
 	}
 

@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/gopilot/gopilot/credentials"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/pilot"
@@ -21,7 +27,7 @@ func userAgent() string {
 
 // setupPull wires pull mode: the server client, queue and storage data, the
 // stager, and (with -z) the heartbeat file instead of server updates.
-func setupPull(ctx context.Context, p *pilot.Pilot) error {
+func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redactor) error {
 	cfg := p.Cfg
 	base, err := cfg.ServerURL()
 	if err != nil {
@@ -31,9 +37,12 @@ func setupPull(ctx context.Context, p *pilot.Pilot) error {
 	if err != nil {
 		return err
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr, hdr, err := transport(cfg, base, p.Log, redactor)
+	if err != nil {
+		return err
+	}
 	client, err := server.New(server.Options{
-		BaseURL: base, API: api, UserAgent: userAgent(), Log: p.Log,
+		BaseURL: base, API: api, UserAgent: userAgent(), Log: p.Log, Header: hdr,
 		HTTPClient: &http.Client{Transport: tr},
 	})
 	if err != nil {
@@ -60,7 +69,7 @@ func setupPull(ctx context.Context, p *pilot.Pilot) error {
 	if q.CatchallHas("curlgetjob") {
 		// Pilot 3's curl path: form bodies answered in JSON.
 		client, err = server.New(server.Options{
-			BaseURL: base, API: api, UserAgent: userAgent(), Log: p.Log, FormEncoding: true,
+			BaseURL: base, API: api, UserAgent: userAgent(), Log: p.Log, FormEncoding: true, Header: hdr,
 			HTTPClient: &http.Client{Transport: tr},
 		})
 		if err != nil {
@@ -74,6 +83,57 @@ func setupPull(ctx context.Context, p *pilot.Pilot) error {
 		sd = jobdef.StorageData{}
 	}
 	return setupStager(p, q, sd)
+}
+
+// transport builds the HTTP transport for the server: for https, the X.509
+// proxy (--cacert, X509_USER_PROXY, /tmp/x509up_u<uid>) as client
+// certificate and the CA directory (--capath, X509_CERT_DIR,
+// /etc/grid-security/certificates) for verification; with PanDA OIDC tokens
+// (OIDC_AUTH_TOKEN + OIDC_AUTH_ORIGIN) the bearer headers instead of the
+// proxy. Tokens are registered with the log redactor.
+func transport(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *credentials.Redactor) (*http.Transport, http.Header, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	var hdr http.Header
+	auth, err := credentials.FindPandaAuth(os.Getenv)
+	switch {
+	case err == nil:
+		redactor.Add(auth.Token)
+		hdr = auth.Headers()
+		lg.WithFields(logrus.Fields{"token_file": auth.Path, "origin": auth.Origin}).Info("using PanDA OIDC token authentication")
+	case !errors.Is(err, credentials.ErrNotConfigured):
+		return nil, nil, jobdef.NewError(jobdef.NoProxy, "OIDC token", err)
+	}
+	if !strings.HasPrefix(base, "https://") || !cfg.UseHTTPS {
+		return tr, hdr, nil
+	}
+	caDir := credentials.FindCADir(cfg.CAPath, os.Getenv)
+	proxy, perr := credentials.FindProxy(cfg.CACert, os.Getenv, os.Getuid())
+	if hdr != nil || perr != nil {
+		// No client certificate: tokens, or no proxy at all (the server decides).
+		if perr != nil && hdr == nil {
+			lg.WithError(perr).Warn("no X.509 proxy found; connecting without a client certificate")
+		}
+		roots, err := credentials.LoadCADir(caDir)
+		if err != nil {
+			return nil, nil, jobdef.NewError(jobdef.NoProxy, "CA directory "+caDir, err)
+		}
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+		return tr, hdr, nil
+	}
+	tc, err := credentials.TLSConfig(proxy, caDir)
+	if err != nil {
+		return nil, nil, jobdef.NewError(jobdef.NoProxy, "proxy "+proxy, err)
+	}
+	if !cfg.NoProxyVerification {
+		if px, err := credentials.LoadProxy(proxy); err == nil {
+			lg.WithFields(logrus.Fields{"proxy": proxy, "identity": px.Identity, "time_left": px.TimeLeft(time.Now()).Round(time.Second)}).Info("using X.509 proxy")
+			if px.TimeLeft(time.Now()) <= 0 {
+				return nil, nil, jobdef.NewError(jobdef.CertificateHasExpired, "proxy "+proxy+" has expired", nil)
+			}
+		}
+	}
+	tr.TLSClientConfig = tc
+	return tr, hdr, nil
 }
 
 // setupOffline wires `pilot exec`: one job from a file, updates written to

@@ -119,7 +119,7 @@ func (s *site) start() {
 	waitFor(t, 20*time.Second, "pandalite address file", func() bool {
 		b, err := os.ReadFile(addrFile)
 		if err == nil && len(bytes.TrimSpace(b)) > 0 {
-			s.addr = strings.TrimSpace(string(b))
+			s.addr = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(string(b)), "http://"), "https://")
 			return true
 		}
 		return false

@@ -96,3 +96,23 @@ func (a Leveled) Debug(msg string, kv ...interface{}) { a.fields(kv).Debug(msg) 
 
 // Warn logs at warning level.
 func (a Leveled) Warn(msg string, kv ...interface{}) { a.fields(kv).Warn(msg) }
+
+// RedactingWriter returns a writer that passes every write through redact
+// before it reaches w. logrus writes each record with one Write call, so a
+// secret inside a record is always seen whole.
+func RedactingWriter(w io.Writer, redact func(string) string) io.Writer {
+	return redactWriter{w: w, redact: redact}
+}
+
+type redactWriter struct {
+	w      io.Writer
+	redact func(string) string
+}
+
+// Write reports len(p) on success even when redaction changed the length.
+func (r redactWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, r.redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
