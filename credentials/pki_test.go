@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -263,7 +264,10 @@ func buildAC(t testing.TB, holder testCert, issuer testCert, o acOpts) []byte {
 		seq(fqans...),
 	)
 	attr := seq(mustMarshal(oidVOMSFQANs), tlv(asn1.ClassUniversal, asn1.TagSet, true, ietf))
-	alg := seq(mustMarshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}))
+	alg := seq(mustMarshal(asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2})) // ecdsa-with-SHA256
+	if _, isRSA := issuer.key.(*rsa.PrivateKey); isRSA {
+		alg = seq(mustMarshal(asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}), mustMarshal(asn1.NullRawValue)) // sha256WithRSAEncryption
+	}
 	info := seq(
 		mustMarshal(1),
 		seq(tlv(asn1.ClassContextSpecific, 0, true,
@@ -274,6 +278,15 @@ func buildAC(t testing.TB, holder testCert, issuer testCert, o acOpts) []byte {
 		mustMarshal(big.NewInt(77)),
 		seq(mustMarshal(o.notBefore.UTC(), "generalized"), mustMarshal(o.notAfter.UTC(), "generalized")),
 		seq(attr),
+		seq( // extensions as VOMS writes them: the signer's certificate, no revocation info
+			seq(mustMarshal(asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 8005, 100, 100, 10}),
+				tlv(asn1.ClassUniversal, asn1.TagOctetString, false, seq(seq(issuer.cert.Raw)))),
+			seq(mustMarshal(asn1.ObjectIdentifier{2, 5, 29, 56}),
+				tlv(asn1.ClassUniversal, asn1.TagOctetString, false, mustMarshal(asn1.NullRawValue))),
+			seq(mustMarshal(asn1.ObjectIdentifier{2, 5, 29, 35}),
+				tlv(asn1.ClassUniversal, asn1.TagOctetString, false,
+					seq(tlv(asn1.ClassContextSpecific, 0, false, issuer.cert.SubjectKeyId)))),
+		),
 	)
 	digest := sha256.Sum256(info)
 	sig, err := issuer.key.Sign(rand.Reader, digest[:], crypto.SHA256)

@@ -63,7 +63,8 @@ func TestExpandWrapper(t *testing.T) {
 	}
 }
 
-// shellQuote quotes a word for ParseWrapper (single quotes, ' as '\”).
+// shellQuote wraps a word in single quotes for ParseWrapper; each single quote inside
+// becomes: quote, backslash, quote, quote.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
