@@ -433,8 +433,10 @@ func (c *Cmd) terminate() []int {
 	sig := c.spec.StopSignal
 	if c.spec.Grace > 0 && sig != unix.SIGKILL {
 		deadline := time.Now().Add(c.spec.Grace)
+		// Find the tree before anything dies and breaks the parent links.
+		t.refresh(0)
 		c.signalGroup(sig)
-		t.refresh(sig)
+		t.signalOutsideGroup(sig)
 		for waitExit(t.all(), deadline) {
 			// Every process seen so far has exited; look for late forks.
 			if t.refresh(sig) == 0 {
@@ -453,8 +455,13 @@ func (c *Cmd) signalGroup(sig unix.Signal) {
 
 // finish drains the output and builds the Result.
 func (c *Cmd) finish(ps *os.ProcessState, waitErr error, stopped bool, survivors []int) {
-	res := &Result{ExitCode: -1, Start: c.begin, End: c.end, Survivors: survivors}
-	if res.End.IsZero() {
+	res := &Result{ExitCode: -1, Start: c.begin, Survivors: survivors}
+	if ps != nil {
+		// The leader is reaped, so its pidfd reads as exited and the
+		// watcher has closed exited or is about to.
+		<-c.exited
+		res.End = c.end
+	} else {
 		res.End = time.Now()
 	}
 	var u usage

@@ -19,6 +19,7 @@ type handle struct {
 	pid   int
 	start uint64
 	fd    int
+	pgid  int  // process group when first seen
 	dead  bool // seen exited
 }
 

@@ -42,6 +42,7 @@ func (t *tracker) refresh(sig unix.Signal) int {
 			t.c.r.release(st.pid)
 			continue
 		}
+		h.pgid = st.pgid
 		t.hs[st.pid] = h
 		t.c.remember(st.pid, st.start)
 		if st.dead() {
@@ -74,19 +75,31 @@ func (t *tracker) all() []*handle {
 	return hs
 }
 
+// signalOutsideGroup sends sig to the tracked processes that are not in
+// the command's process group.
+func (t *tracker) signalOutsideGroup(sig unix.Signal) {
+	for _, h := range t.hs {
+		if h.pgid != t.c.pid {
+			h.signal(sig)
+		}
+	}
+}
+
 // kill SIGKILLs the tree until nothing of it is left or the deadline
 // passes, reaps the members that are children of this process, and returns
 // the pids still alive.
 func (t *tracker) kill(deadline time.Time) []int {
 	c := t.c
 	for {
-		// The group first: one kill(2) reaches every member, and a member
+		// Find the tree while it is intact: once a parent dies, its
+		// children are re-parented and the link to them is lost.
+		t.refresh(0)
+		// Then the group: one kill(2) reaches every member, and a member
 		// forking concurrently cannot escape it.
 		_ = unix.Kill(-c.pid, unix.SIGKILL)
 		if c.cg != nil {
 			c.cg.kill()
 		}
-		t.refresh(unix.SIGKILL)
 		for _, h := range t.all() {
 			h.signal(unix.SIGKILL)
 		}

@@ -70,7 +70,7 @@ func (inv Invocation) WithEnv(key, value string) Invocation {
 //	raise SIG         die by signal SIG (default action, no core file)
 //	sleep D           sleep for D (a Go duration, or "forever")
 //	ignore SIG        ignore signal SIG from now on
-//	cpu D             burn CPU for D of wall time
+//	cpu D             burn CPU until the process has used D of CPU time
 //	print N           write N numbered lines to stdout ("line 1" .. "line N")
 //	eprint N          the same to stderr
 //	write TEXT        write TEXT and a newline to stdout
@@ -78,7 +78,8 @@ func (inv Invocation) WithEnv(key, value string) Invocation {
 //	cat               copy stdin to stdout until end of file
 //	closeout          close stdout and stderr
 //	report            write "<pid>\n" to the report descriptor, if any
-//	setsid            become a session leader (escape the process group)
+//	setsid            become a session leader, escaping the process group
+//	                  (a process group leader stays where it is)
 //	spawn [ ... ]     start a child running the nested script; do not wait
 //	run [ ... ]       start a child running the nested script and wait for it
 //	tree N [ ... ]    become the root of a tree of N processes (this one
@@ -104,7 +105,14 @@ func invocation(selector string, args []string) Invocation {
 		exe = "/proc/self/exe"
 	}
 	argv := append([]string{exe}, args...)
-	return Invocation{Path: exe, Args: argv, Env: setEnv(os.Environ(), EnvSelect, selector)}
+	env := setEnv(os.Environ(), EnvSelect, selector)
+	// A binary built with -race sleeps a second at exit unless told not
+	// to; helpers are many and short-lived.
+	gorace := os.Getenv("GORACE")
+	if !strings.Contains(gorace, "atexit_sleep_ms") {
+		env = setEnv(env, "GORACE", strings.TrimSpace(gorace+" atexit_sleep_ms=0"))
+	}
+	return Invocation{Path: exe, Args: argv, Env: env}
 }
 
 // Dispatch runs the script or scenario selected by the environment and

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,16 +92,24 @@ func runScript(words []string) int {
 		fmt.Fprintf(os.Stderr, "helperproc: %v\n", err)
 		return exitScriptError
 	}
+	in := &interp{report: reportFile()}
+	defer runtime.KeepAlive(in.report)
 	for _, s := range steps {
-		if code, done := runStep(s); done {
+		if code, done := in.runStep(s); done {
 			return code
 		}
 	}
 	return 0
 }
 
+// interp runs steps. It holds the one *os.File for the report descriptor:
+// a second one would close the descriptor when collected.
+type interp struct {
+	report *os.File // nil when there is no report descriptor
+}
+
 // runStep runs one step. done reports that the script ends with status code.
-func runStep(s step) (code int, done bool) {
+func (in *interp) runStep(s step) (code int, done bool) {
 	fail := func(err error) (int, bool) {
 		fmt.Fprintf(os.Stderr, "helperproc: %s: %v\n", s.name, err)
 		return exitScriptError, true
@@ -168,15 +177,17 @@ func runStep(s step) (code int, done bool) {
 			return fail(err)
 		}
 	case "report":
-		if err := report(); err != nil {
+		if err := in.writeReport(); err != nil {
 			return fail(err)
 		}
 	case "setsid":
-		if _, err := unix.Setsid(); err != nil {
+		// A process group leader (a command's leader) cannot make a new
+		// session; it stays where it is.
+		if _, err := unix.Setsid(); err != nil && err != unix.EPERM {
 			return fail(err)
 		}
 	case "spawn", "run":
-		p, err := spawn(s.nested)
+		p, err := in.spawn(s.nested)
 		if err != nil {
 			return fail(err)
 		}
@@ -190,7 +201,7 @@ func runStep(s step) (code int, done bool) {
 		if err != nil || n < 1 {
 			return fail(fmt.Errorf("bad size %q", s.arg))
 		}
-		if err := tree(n, s.nested); err != nil {
+		if err := in.tree(n, s.nested); err != nil {
 			return fail(err)
 		}
 		sleepForever()
@@ -199,9 +210,9 @@ func runStep(s step) (code int, done bool) {
 }
 
 // tree runs pre, then starts subtrees holding n-1 processes in all.
-func tree(n int, pre []string) error {
+func (in *interp) tree(n int, pre []string) error {
 	for _, s := range mustParse(pre) {
-		if code, done := runStep(s); done {
+		if code, done := in.runStep(s); done {
 			return fmt.Errorf("nested script ended with status %d", code)
 		}
 	}
@@ -214,7 +225,7 @@ func tree(n int, pre []string) error {
 		}
 		words := append([]string{"tree", strconv.Itoa(size), "["}, pre...)
 		words = append(words, "]")
-		p, err := spawn(words)
+		p, err := in.spawn(words)
 		if err != nil {
 			return err
 		}
@@ -234,15 +245,15 @@ func mustParse(words []string) []step {
 
 // spawn starts a copy of this binary running script. The child inherits
 // stdin, stdout, stderr, the environment and the report descriptor (as 3).
-func spawn(script []string) (*os.Process, error) {
+func (in *interp) spawn(script []string) (*os.Process, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	env := os.Environ()
-	if rep := reportFile(); rep != nil {
-		files = append(files, rep)
+	if in.report != nil {
+		files = append(files, in.report)
 		env = setEnv(env, EnvReportFD, "3")
 	}
 	return os.StartProcess(exe, append([]string{exe}, script...), &os.ProcAttr{Env: env, Files: files})
@@ -261,8 +272,8 @@ func reportFile() *os.File {
 	return os.NewFile(uintptr(fd), "report")
 }
 
-func report() error {
-	f := reportFile()
+func (in *interp) writeReport() error {
+	f := in.report
 	if f == nil {
 		return nil
 	}
@@ -319,17 +330,26 @@ func parseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q", s)
 }
 
+// burn spins until this process has used d of CPU time (user plus
+// system), however loaded the machine is.
 func burn(d time.Duration) {
-	end := time.Now().Add(d)
 	x := uint64(1)
-	for time.Now().Before(end) {
-		for range 10000 {
+	for cpuTime() < d {
+		for range 100000 {
 			x = x*6364136223846793005 + 1442695040888963407
 		}
 	}
 	if x == 42 {
 		fmt.Fprintln(os.Stderr, "improbable")
 	}
+}
+
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 1<<63 - 1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // sleepForever blocks for good. A bare select{} would trip the runtime's
