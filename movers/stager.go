@@ -626,14 +626,15 @@ func (s *Stager) attempt(ctx context.Context, m Mover, p plan, attempt int) (Res
 		res, err = m.Put(tctx, t)
 	}
 	if err != nil {
-		if ctx.Err() == nil && tctx.Err() != nil {
+		var me *Error
+		isErr := errors.As(err, &me)
+		if ctx.Err() == nil && tctx.Err() != nil && !(isErr && me.Code == TimeoutCode(p.op)) {
 			// our timeout fired: report it as such whatever the mover made of it
 			e := ContextError(tctx, p.op, p.remote)
-			e.Err = errors.Join(e.Err, err)
+			e.Err = fmt.Errorf("%w (mover %s: %v)", e.Err, m.Name(), err)
 			return Result{}, e
 		}
-		var me *Error
-		if errors.As(err, &me) {
+		if isErr {
 			return Result{}, err
 		}
 		var pe *jobdef.PilotError
