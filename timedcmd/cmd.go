@@ -113,36 +113,19 @@ func (r *Runner) Start(ctx context.Context, spec Spec) (*Cmd, error) {
 // be seen.
 func (c *Cmd) start(path string) error {
 	spec := &c.spec
-	// exec.Command (rather than a literal) lets GODEBUG=execwait=2 track
-	// the command for leaks; path holds a slash, so no lookup happens.
-	ec := exec.Command(path)
-	ec.Args = spec.Args
-	ec.Env = spec.Env
-	ec.Dir = spec.Dir
-	ec.ExtraFiles = spec.ExtraFiles
-	if f := c.out.stdout.child; f != nil {
-		ec.Stdout = f
-	}
-	if f := c.out.stderr.child; f != nil {
-		ec.Stderr = f
-	}
+	var stdin io.Reader
 	var stdinRead *os.File
 	switch in := spec.Stdin.(type) {
 	case nil:
 	case *os.File:
-		ec.Stdin = in
+		stdin = in
 	default:
 		r, w, err := os.Pipe()
 		if err != nil {
 			return err
 		}
 		stdinRead, c.stdin = r, w
-		ec.Stdin = r
-	}
-	ec.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:    !spec.NewSession,
-		Setsid:     spec.NewSession,
-		Credential: spec.Credential,
+		stdin = r
 	}
 	if spec.Cgroup != "" {
 		cg, err := newCgroup(spec.Cgroup)
@@ -150,22 +133,46 @@ func (c *Cmd) start(path string) error {
 			c.debug("timedcmd: no cgroup for this command", logrus.Fields{"cgroup": spec.Cgroup, "error": err.Error()})
 		} else {
 			c.cg = cg
-			ec.SysProcAttr.UseCgroupFD = true
-			ec.SysProcAttr.CgroupFD = cg.fd
 		}
 	}
-	c.ec = ec
+	build := func() *exec.Cmd {
+		// exec.Command (rather than a literal) lets GODEBUG=execwait=2
+		// track the command for leaks; path holds a slash, so no lookup
+		// happens.
+		ec := exec.Command(path)
+		ec.Args = spec.Args
+		ec.Env = spec.Env
+		ec.Dir = spec.Dir
+		ec.ExtraFiles = spec.ExtraFiles
+		if stdin != nil {
+			ec.Stdin = stdin
+		}
+		if f := c.out.stdout.child; f != nil {
+			ec.Stdout = f
+		}
+		if f := c.out.stderr.child; f != nil {
+			ec.Stderr = f
+		}
+		ec.SysProcAttr = &syscall.SysProcAttr{
+			Setpgid:    !spec.NewSession,
+			Setsid:     spec.NewSession,
+			Credential: spec.Credential,
+		}
+		if c.cg != nil {
+			ec.SysProcAttr.UseCgroupFD = true
+			ec.SysProcAttr.CgroupFD = c.cg.fd
+		}
+		return ec
+	}
 
-	err := c.startRegistered()
+	err := c.startRegistered(build())
 	if err != nil && c.cg != nil {
 		// clone3 into a cgroup can fail where plain fork works (an old
 		// kernel, a cgroup that refuses processes): run without it.
 		c.debug("timedcmd: starting in the cgroup failed, starting without", logrus.Fields{"error": err.Error()})
 		_ = c.cg.remove()
 		c.cg = nil
-		ec.SysProcAttr.UseCgroupFD, ec.SysProcAttr.CgroupFD = false, 0
-		ec.Process, ec.Err = nil, nil
-		err = c.startRegistered()
+		err = c.startRegistered(build())
 	}
 	if stdinRead != nil {
 		stdinRead.Close()
@@ -201,16 +208,17 @@ func (c *Cmd) start(path string) error {
 
 // startRegistered starts the process with the Runner's lock held, so that
 // the reaper sees the leader registered as soon as it can see it at all.
-func (c *Cmd) startRegistered() error {
+func (c *Cmd) startRegistered(ec *exec.Cmd) error {
 	if c.r != nil {
 		c.r.mu.Lock()
 		defer c.r.mu.Unlock()
 	}
 	c.begin = time.Now()
-	if err := c.ec.Start(); err != nil {
+	if err := ec.Start(); err != nil {
 		return err
 	}
-	c.pid = c.ec.Process.Pid
+	c.ec = ec
+	c.pid = ec.Process.Pid
 	if c.r != nil {
 		c.r.live[c.pid] = c
 	}

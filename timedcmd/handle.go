@@ -3,6 +3,7 @@ package timedcmd
 import (
 	"errors"
 	"math"
+	"os"
 	"time"
 	"unsafe"
 
@@ -30,23 +31,53 @@ type handle struct {
 // since before pidfd_open, so the pidfd refers to it.
 func openHandle(pid int, start uint64, sr *statReader) (*handle, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		if err == unix.ESRCH {
-			return nil, errGone
-		}
+	switch err {
+	case nil:
+	case unix.ESRCH:
+		return nil, errGone
+	case unix.ENOSYS, unix.EPERM:
+		// No pidfds (Linux before 5.3, or a seccomp filter): fall back to
+		// the pid, checked against the start time before each use.
+		fd = -1
+	default:
 		return nil, err
 	}
 	st, err := sr.read(pid)
 	if err != nil || st.start != start {
-		unix.Close(fd)
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		return nil, errGone
 	}
 	return &handle{pid: pid, start: start, fd: fd}, nil
 }
 
+// same reports whether the pid still names this process, alive or not
+// reaped yet. Only for handles without a pidfd.
+func (h *handle) same() (procStat, bool) {
+	var sr statReader
+	st, err := sr.read(h.pid)
+	return st, err == nil && st.start == h.start
+}
+
 func (h *handle) signal(sig unix.Signal) {
-	if !h.dead {
+	if h.dead {
+		return
+	}
+	if h.fd >= 0 {
 		_ = unix.PidfdSendSignal(h.fd, sig, nil, 0)
+		return
+	}
+	if _, ok := h.same(); ok {
+		_ = unix.Kill(h.pid, sig)
+	}
+}
+
+// checkExited marks a handle without a pidfd dead once its process has
+// exited or its pid has gone.
+func (h *handle) checkExited() {
+	if st, ok := h.same(); !ok || st.dead() {
+		h.dead = true
 	}
 }
 
@@ -61,6 +92,15 @@ func (h *handle) close() {
 // returning its resource usage. ok is false when it is not (yet) waitable
 // by this process.
 func (h *handle) reap() (ru unix.Rusage, ok bool) {
+	if h.fd < 0 {
+		st, same := h.same()
+		if !same || !st.dead() || st.ppid != os.Getpid() {
+			return ru, false
+		}
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(h.pid, &ws, unix.WNOHANG, &ru)
+		return ru, err == nil && pid == h.pid
+	}
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PIDFD, h.fd, &info, unix.WEXITED|unix.WNOHANG, &ru)
@@ -85,25 +125,39 @@ func siginfoPid(si *unix.Siginfo) int32 {
 // waitExit blocks until every handle in hs has exited or the deadline
 // passes, and marks those that exited. It reports whether all did. A pidfd
 // becomes readable when its process exits, zombie or not, so this needs
-// no polling loop.
+// no polling loop; only handles without a pidfd are looked at again with
+// a growing interval.
 func waitExit(hs []*handle, deadline time.Time) bool {
 	fds := make([]unix.PollFd, 0, len(hs))
 	idx := make([]int, 0, len(hs))
+	backoff := time.Millisecond
 	for {
 		fds, idx = fds[:0], idx[:0]
+		polling := false
 		for i, h := range hs {
-			if !h.dead {
-				fds = append(fds, unix.PollFd{Fd: int32(h.fd), Events: unix.POLLIN})
-				idx = append(idx, i)
+			if h.dead {
+				continue
 			}
+			if h.fd < 0 {
+				if h.checkExited(); !h.dead {
+					polling = true
+				}
+				continue
+			}
+			fds = append(fds, unix.PollFd{Fd: int32(h.fd), Events: unix.POLLIN})
+			idx = append(idx, i)
 		}
-		if len(fds) == 0 {
+		if len(fds) == 0 && !polling {
 			return true
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			// One last look without blocking.
 			left = 0
+		}
+		if polling && left > backoff {
+			left = backoff
+			backoff = min(2*backoff, 32*time.Millisecond)
 		}
 		ms := int(math.Ceil(float64(left) / float64(time.Millisecond)))
 		n, err := unix.Poll(fds, ms)
@@ -115,8 +169,18 @@ func waitExit(hs []*handle, deadline time.Time) bool {
 				hs[idx[j]].dead = true
 			}
 		}
-		if n == 0 && left == 0 {
-			return false
+		if n == 0 && left == 0 && !time.Now().Before(deadline) {
+			for _, h := range hs {
+				if !h.dead && h.fd < 0 {
+					h.checkExited()
+				}
+			}
+			for _, h := range hs {
+				if !h.dead {
+					return false
+				}
+			}
+			return true
 		}
 	}
 }
