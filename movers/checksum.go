@@ -92,12 +92,12 @@ func ChecksumOf(ctx context.Context, path string, t jobdef.ChecksumType) (jobdef
 	return sum, err
 }
 
-// SameChecksum compares two checksums. comparable is false when either is zero or their
-// types differ; otherwise equal reports whether the values denote the same digest
+// SameChecksum compares two checksums. comparable is false when either has no value or
+// their types differ; otherwise equal reports whether the values denote the same digest
 // (case-insensitive, and adler32 values compared numerically so that "0a1b2c3" equals
 // "00a1b2c3").
 func SameChecksum(want, got jobdef.Checksum) (equal, comparable bool) {
-	if want.IsZero() || got.IsZero() || want.Type != got.Type {
+	if want.Value == "" || got.Value == "" || want.Type != got.Type {
 		return false, false
 	}
 	if want.Type == jobdef.Adler32 {

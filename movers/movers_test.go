@@ -202,6 +202,7 @@ func TestSameChecksum(t *testing.T) {
 		{"types differ", ck("md5", "d41d8cd98f00b204e9800998ecf8427e"), ck("adler32", "00000001"), false, false},
 		{"want zero", jobdef.Checksum{}, ck("adler32", "00000001"), false, false},
 		{"got zero", ck("adler32", "00000001"), jobdef.Checksum{}, false, false},
+		{"want type only", ck("md5", ""), ck("md5", "d41d8cd98f00b204e9800998ecf8427e"), false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

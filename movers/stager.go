@@ -234,7 +234,7 @@ func (s *Stager) stageInFile(ctx context.Context, job *jobdef.Job, jobDir string
 	}
 	f.Status, f.StatusCode = jobdef.StatusTransferred, 0
 	f.SURL, f.TURL, f.Mover, f.LocalPath = res.URL, res.URL, res.Mover, local
-	if f.Checksum.IsZero() {
+	if f.Checksum.Value == "" {
 		f.Checksum = res.Checksum
 	}
 	if f.Size == 0 {
@@ -478,7 +478,7 @@ func (s *Stager) stageOutFile(ctx context.Context, job *jobdef.Job, jobDir, real
 	f.Status, f.StatusCode = jobdef.StatusTransferred, 0
 	f.SURL, f.TURL, f.Mover, f.LocalPath = res.URL, res.URL, res.Mover, local
 	f.Size = res.Bytes
-	if f.Checksum.IsZero() || f.Checksum.Type == res.Checksum.Type {
+	if f.Checksum.Value == "" || f.Checksum.Type == res.Checksum.Type {
 		f.Checksum = res.Checksum
 	}
 	return nil

@@ -39,7 +39,7 @@ func (s *Symlink) Capabilities() movers.Capabilities {
 }
 
 // Get checks that t.Source is a regular file of the expected size, verifies the expected
-// checksum (if any) by reading the source once, and then places an absolute symbolic link
+// checksum (if it has a value) by reading the source once, and then places an absolute symbolic link
 // to it at t.Destination (replacing what was there). Without an expected checksum the
 // source is not read and Result.Checksum is zero.
 func (s *Symlink) Get(ctx context.Context, t movers.Transfer) (movers.Result, error) {
@@ -81,7 +81,7 @@ func linkInto(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 			Err: fmt.Errorf("source %s is not a regular file", src)}
 	}
 	res := movers.Result{Bytes: fi.Size(), URL: remote}
-	if !t.Checksum.IsZero() {
+	if t.Checksum.Value != "" {
 		_, sum, err := movers.CopyChecksum(ctx, discard{}, in, t.Checksum.Type)
 		if err != nil {
 			if e := movers.ContextError(ctx, op, remote); e != nil {

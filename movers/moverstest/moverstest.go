@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ func Run(t *testing.T, env Env) {
 	t.Run("Get", s.testGet)
 	t.Run("GetNoExpectation", s.testGetNoExpectation)
 	t.Run("GetMD5", s.testGetMD5)
+	t.Run("GetTypeOnlyChecksum", s.testGetTypeOnly)
 	t.Run("GetEmptyFile", s.testGetEmpty)
 	t.Run("GetMissingSource", s.testGetMissing)
 	t.Run("GetWrongChecksum", s.testGetWrongChecksum)
@@ -110,11 +112,10 @@ func (s *suite) localDir(t *testing.T) string {
 
 // Data returns n pseudo-random bytes (deterministic for a given n).
 func Data(n int) []byte {
-	r := rand.New(rand.NewPCG(uint64(n), 42))
+	var seed [32]byte
+	binary.LittleEndian.PutUint64(seed[:], uint64(n))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8(seed).Read(b)
 	return b
 }
 
@@ -289,6 +290,24 @@ func (s *suite) testGetMD5(t *testing.T) {
 	checkLocal(t, dst, data)
 	if res.Checksum != MD5(data) {
 		t.Errorf("Result.Checksum = %v, want %v", res.Checksum, MD5(data))
+	}
+}
+
+// testGetTypeOnly: a Checksum with a Type and no Value asks for that algorithm without an
+// expectation; the result carries it (or nothing, for movers that only read to verify).
+func (s *suite) testGetTypeOnly(t *testing.T) {
+	data := Data(size + 6)
+	name := s.name(t, "gettypeonly")
+	url := s.env.NewRemote(t, name, data)
+	dst := filepath.Join(s.localDir(t), name)
+	res, err := s.get(t, t.Context(), movers.Transfer{Source: url, Destination: dst, LFN: name,
+		Checksum: jobdef.Checksum{Type: jobdef.MD5}})
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	checkLocal(t, dst, data)
+	if !res.Checksum.IsZero() && res.Checksum != MD5(data) {
+		t.Errorf("Result.Checksum = %v, want zero or %v", res.Checksum, MD5(data))
 	}
 }
 
