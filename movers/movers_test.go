@@ -157,6 +157,33 @@ func TestCandidates(t *testing.T) {
 	}
 }
 
+func TestWithAlias(t *testing.T) {
+	reg, err := movers.NewRegistry(local.NewCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := reg.WithAlias("rucio", "copy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Get("rucio"); ok {
+		t.Error("WithAlias changed the original registry")
+	}
+	m, err := al.Select("/x", []string{"rucio", "copy"})
+	if err != nil || m.Name() != "copy" {
+		t.Fatalf("Select via alias = %v, %v", m, err)
+	}
+	if ms, _ := al.Candidates("/x", []string{"rucio", "copy"}); len(ms) != 1 {
+		t.Errorf("alias and name gave %d candidates, want 1", len(ms))
+	}
+	if _, err := al.WithAlias("copy", "copy"); err == nil {
+		t.Error("alias equal to a name accepted")
+	}
+	if _, err := al.WithAlias("x", "nope"); err == nil {
+		t.Error("alias to an unknown mover accepted")
+	}
+}
+
 func TestTimeoutFor(t *testing.T) {
 	cases := []struct {
 		size     int64

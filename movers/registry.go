@@ -3,6 +3,7 @@ package movers
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -37,13 +38,33 @@ func NewRegistry(ms ...Mover) (*Registry, error) {
 	return r, nil
 }
 
+// WithAlias returns a copy of r in which alias names the mover registered as target, so a
+// queue that lists a copytool gopilot implements under another name (e.g. "rucio" served by
+// a local mover on a test site) can be used. Results still carry the mover's own Name. An
+// alias that is already a name, or an unknown target, is an error; r is not changed.
+func (r *Registry) WithAlias(alias, target string) (*Registry, error) {
+	m, ok := r.byName[target]
+	if !ok {
+		return nil, fmt.Errorf("movers: alias %q: unknown mover %q", alias, target)
+	}
+	if alias == "" {
+		return nil, errors.New("movers: empty alias")
+	}
+	if _, dup := r.byName[alias]; dup {
+		return nil, fmt.Errorf("movers: alias %q is already a mover name", alias)
+	}
+	c := &Registry{names: append(slices.Clone(r.names), alias), byName: maps.Clone(r.byName)}
+	c.byName[alias] = m
+	return c, nil
+}
+
 // Get returns the mover registered as name.
 func (r *Registry) Get(name string) (Mover, bool) {
 	m, ok := r.byName[name]
 	return m, ok
 }
 
-// Names returns the registered names in registration order.
+// Names returns the registered names (and aliases) in registration order.
 func (r *Registry) Names() []string { return slices.Clone(r.names) }
 
 // Handles reports whether m handles url: its scheme (see Scheme) is one of m.Schemes() or
@@ -62,25 +83,21 @@ func Handles(m Mover, url string) bool {
 }
 
 // Candidates returns, in preference order and without repetition, the movers named in
-// preferred that handle url (see Handles). Names not in the registry are skipped. When no
+// preferred that handle url (see Handles; a mover reached twice, e.g. through an alias,
+// is listed once). Names not in the registry are skipped. When no
 // mover qualifies the error is a *jobdef.PilotError with code 1323 UNKNOWNCOPYTOOL if the
 // list is empty or names an unknown copytool, else 1313 NOSTORAGEPROTOCOL (known movers,
 // none for this scheme).
 func (r *Registry) Candidates(url string, preferred []string) ([]Mover, error) {
 	var out []Mover
 	var unknown []string
-	seen := make(map[string]bool, len(preferred))
 	for _, n := range preferred {
-		if seen[n] {
-			continue
-		}
-		seen[n] = true
 		m, ok := r.byName[n]
 		if !ok {
 			unknown = append(unknown, n)
 			continue
 		}
-		if Handles(m, url) {
+		if !slices.Contains(out, m) && Handles(m, url) {
 			out = append(out, m)
 		}
 	}
