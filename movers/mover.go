@@ -153,7 +153,7 @@ func (e *Error) AsPilotError() *jobdef.PilotError {
 	return jobdef.NewError(e.Code, e.Error(), e)
 }
 
-// Codes returns the PanDA codes for op (OpGet or OpPut).
+// codes returns the PanDA codes for op (OpGet or OpPut).
 func codes(op string) opCodes {
 	if op == OpPut {
 		return opCodes{generic: jobdef.StageOutFailed, timeout: jobdef.StageOutTimeout,

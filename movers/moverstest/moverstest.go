@@ -119,11 +119,12 @@ func Data(n int) []byte {
 	return b
 }
 
-// Adler32 and MD5 return the checksums of data in jobdef form.
+// Adler32 returns the adler32 checksum of data in jobdef form.
 func Adler32(data []byte) jobdef.Checksum {
 	return jobdef.Checksum{Type: jobdef.Adler32, Value: fmt.Sprintf("%08x", adler32.Checksum(data))}
 }
 
+// MD5 returns the md5 checksum of data in jobdef form.
 func MD5(data []byte) jobdef.Checksum {
 	s := md5.Sum(data)
 	return jobdef.Checksum{Type: jobdef.MD5, Value: hex.EncodeToString(s[:])}
