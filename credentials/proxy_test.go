@@ -375,3 +375,17 @@ func FuzzFormatDN(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseProxyVOMS(b *testing.B) {
+	ca := newTestCA(b)
+	ee := ca.issue(b, userDN(b), time.Hour)
+	now := time.Now()
+	ac := buildAC(b, ee, ee, acOpts{vo: "atlas", server: "voms:15001", fqans: []string{"/atlas/Role=production"},
+		notBefore: now, notAfter: now.Add(time.Hour)})
+	data := proxyFile(b, makeProxy(b, ee, proxyOpts{kind: kindRFC, lifetime: time.Hour, extra: []pkix.Extension{vomsExtension(ac)}}), ee)
+	for b.Loop() {
+		if _, err := ParseProxy(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

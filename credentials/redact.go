@@ -41,6 +41,14 @@ type Redactor struct {
 	maxLen  int
 }
 
+// mayStart reports whether a match (secret or pattern) can begin with byte c.
+func (r *Redactor) mayStart(c byte) bool {
+	if c == '-' || c == 'b' || c == 'B' {
+		return true
+	}
+	return r != nil && len(r.byFirst[c]) > 0
+}
+
 // NewRedactor returns a Redactor that knows the given secrets.
 func NewRedactor(secrets ...string) *Redactor {
 	r := &Redactor{}
@@ -153,6 +161,11 @@ func (r *Redactor) scan(st *scanState, eof bool, out []byte) []byte {
 	for i < len(buf) {
 		if !eof && len(buf)-i < look {
 			break
+		}
+		if st.mode == modeText && st.prefix == 0 && !r.mayStart(buf[i]) {
+			out = append(out, buf[i]) // fast path: nothing can start here
+			i++
+			continue
 		}
 		if n := r.matchSecret(buf[i:]); n > 0 {
 			if st.mode == modeText {
