@@ -36,6 +36,8 @@ type Config struct {
 	GetJobFailures      int    `envconfig:"GETJOBFAILURES" flag:"getjobfailures" short:"x" help:"number of 'no job' answers tolerated before the pilot ends"`
 	GetJobRequests      int    `envconfig:"GETJOBREQUESTS" flag:"getjobrequests" short:"v" help:"maximum getJob requests per job slot"`
 	GetJobWait          int    `envconfig:"GETJOB_WAIT" flag:"getjob-wait" help:"seconds to wait after a 'no job' answer before asking again (with -x > 1); randomised +-50%"`
+	DebugHeartbeat      int    `envconfig:"DEBUG_HEARTBEAT" flag:"debug-heartbeat" help:"seconds between heartbeats while the server keeps a job in debug mode"`
+	LostHeartbeat       int    `envconfig:"LOST_HEARTBEAT" flag:"lost-heartbeat" help:"seconds without a successful update after which a job is given up (1317)"`
 	Heartbeat           int    `envconfig:"HEARTBEAT" flag:"heartbeat" help:"seconds between 'running' heartbeats"`
 	Debug               bool   `envconfig:"DEBUG" flag:"debug" short:"d" help:"debug logging"`
 	LogFormat           string `envconfig:"LOG_FORMAT" flag:"log-format" help:"log format: text or json"`
@@ -73,6 +75,8 @@ func Defaults() Config {
 		GetJobRequests:     2,
 		GetJobWait:         60,
 		Heartbeat:          1800,
+		DebugHeartbeat:     60,
+		LostHeartbeat:      10800,
 		LogFormat:          "text",
 		AllowSameUser:      true,
 		UseHTTPS:           true,
@@ -109,8 +113,8 @@ func (c *Config) Validate() error {
 	if c.GetJobFailures < 1 {
 		errs = append(errs, errors.New("--getjobfailures must be at least 1"))
 	}
-	if c.Heartbeat <= 0 {
-		errs = append(errs, errors.New("--heartbeat must be positive"))
+	if c.Heartbeat <= 0 || c.DebugHeartbeat <= 0 || c.LostHeartbeat <= 0 {
+		errs = append(errs, errors.New("--heartbeat, --debug-heartbeat and --lost-heartbeat must be positive"))
 	}
 	if c.Grace < 0 {
 		errs = append(errs, errors.New("--kill-grace must not be negative"))

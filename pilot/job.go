@@ -10,12 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/server"
 )
 
 // JobDirPrefix is the prefix of every job directory, followed by the PandaID.
@@ -51,6 +53,11 @@ type jobRun struct {
 	updatesSent int
 	payload     *payloadOutcome
 	kill        context.CancelCauseFunc
+	lastAck     time.Time     // last acknowledged update
+	debugOut    string        // output of an operator command, sent with the next update
+	debug       atomic.Bool   // the server keeps the job in debug mode
+	noCleanup   atomic.Bool   // the server asked to keep the job directory
+	wake        chan struct{} // re-arms the heartbeat timer
 
 	tGetJob, tGot           time.Time
 	tStageIn, tStageInEnd   time.Time
@@ -87,9 +94,10 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	r := &jobRun{
 		p: p, job: job, kill: kill,
 		log:     p.log().WithField("pandaid", job.PandaID),
-		tGetJob: tGetJob, tGot: tGot,
-		startEpoch: epoch(tGot),
+		tGetJob: tGetJob, tGot: tGot, lastAck: tGot,
+		startEpoch: epoch(tGot), wake: make(chan struct{}, 1),
 	}
+	r.debug.Store(job.Debug)
 	r.dir = filepath.Join(p.Workdir, JobDirPrefix+strconv.FormatInt(job.PandaID, 10))
 	r.log.WithFields(logrus.Fields{"task": job.TaskID, "attempt": job.AttemptNr, "transformation": job.Transformation,
 		"inputs": len(job.Inputs), "outputs": len(job.Outputs)}).Info("job received")
@@ -141,7 +149,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 		r.stageOutOutputs(jctx)
 	}
 	if dirExists(r.dir) {
-		r.stageOutLog(final)
+		r.stageOutLog(p.hurried(final))
 	}
 	r.tStageOutEnd = p.now()
 	close(hbDone)
@@ -149,7 +157,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 
 	rep := r.finalReport()
 	res.finished = rep.State == "finished"
-	if r.sendFinal(final, rep) && p.Cfg.Cleanup && !p.Offline && dirExists(r.dir) {
+	if r.sendFinal(final, rep) && p.Cfg.Cleanup && !p.Offline && !r.noCleanup.Load() && dirExists(r.dir) {
 		if err := os.RemoveAll(r.dir); err != nil {
 			r.log.WithError(err).Warn("cannot remove the job directory")
 		}
@@ -213,6 +221,10 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 	if r.job.LogFile == "" {
 		return
 	}
+	if ctx.Err() != nil {
+		r.log.Warn("second signal: log stage-out skipped")
+		return
+	}
 	exclude := map[string]bool{}
 	for _, f := range r.job.Inputs {
 		exclude[f.LFN] = true
@@ -246,19 +258,38 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 	}
 }
 
-// heartbeats sends a 'running' update every --heartbeat seconds until done
-// is closed.
+// heartbeats sends a 'running' update every --heartbeat seconds (every
+// --debug-heartbeat seconds while the server keeps the job in debug mode)
+// until done is closed. When no update has succeeded for --lost-heartbeat
+// seconds the job is killed with 1317, as Pilot 3 gives up on a job whose
+// server it cannot reach.
 func (r *jobRun) heartbeats(ctx context.Context, done <-chan struct{}) {
-	t := time.NewTicker(time.Duration(r.p.Cfg.Heartbeat) * time.Second)
-	defer t.Stop()
 	for {
+		d := time.Duration(r.p.Cfg.Heartbeat) * time.Second
+		if r.debug.Load() {
+			d = time.Duration(r.p.Cfg.DebugHeartbeat) * time.Second
+		}
+		t := time.NewTimer(d)
 		select {
 		case <-done:
+			t.Stop()
 			return
+		case <-r.wake:
+			t.Stop()
 		case <-t.C:
 			r.update(ctx, "running")
 		}
+		if lost := time.Duration(r.p.Cfg.LostHeartbeat) * time.Second; r.sinceLastAck() > lost {
+			r.kill(jobdef.NewError(jobdef.ExceededMaxWaitTime, fmt.Sprintf("no successful update for %s (lost heartbeat)", lost), nil))
+			return
+		}
 	}
+}
+
+func (r *jobRun) sinceLastAck() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.p.now().Sub(r.lastAck)
 }
 
 // update sends a non-final update. The first update of a job is always
@@ -278,23 +309,77 @@ func (r *jobRun) update(ctx context.Context, state string) {
 		r.log.WithError(err).WithField("state", state).Warn("update failed")
 		return
 	}
+	r.mu.Lock()
+	r.lastAck = r.p.now()
+	r.mu.Unlock()
 	r.log.WithFields(logrus.Fields{"state": state, "command": reply.Command}).Debug("update sent")
-	if reply.Has("tobekilled") {
-		r.log.Warn("the server ordered the job to be killed")
-		r.kill(jobdef.NewError(jobdef.PandaKill, "killed by the PanDA server (tobekilled)", nil))
+	r.handleCommands(ctx, reply)
+}
+
+// handleCommands acts on the server's back-channel commands (PROTOCOL.md §3.5).
+func (r *jobRun) handleCommands(ctx context.Context, reply *server.Reply) {
+	for _, c := range reply.Commands() {
+		switch {
+		case c == "tobekilled":
+			r.log.Warn("the server ordered the job to be killed")
+			r.kill(jobdef.NewError(jobdef.PandaKill, "killed by the PanDA server (tobekilled)", nil))
+		case c == "debug":
+			if !r.debug.Swap(true) {
+				r.log.Info("debug mode on: heartbeats every ", r.p.Cfg.DebugHeartbeat, " s with the payload's stdout")
+				r.poke()
+			}
+		case c == "debugoff":
+			if r.debug.Swap(false) {
+				r.log.Info("debug mode off")
+				r.poke()
+			}
+		case c == "nocleanup":
+			r.noCleanup.Store(true)
+		case c == "alreadydone" || c == "softkill":
+		case strings.Contains(c, " "):
+			out, err := OperatorCommand(ctx, c, r.dir)
+			if err != nil {
+				r.log.WithError(err).WithField("command", c).Warn("operator command refused")
+				out = err.Error()
+			}
+			r.mu.Lock()
+			r.debugOut = out
+			r.mu.Unlock()
+			r.debug.Store(true)
+			r.poke()
+		default:
+			r.log.WithField("command", c).Warn("unknown server command ignored")
+		}
+	}
+}
+
+// poke makes the heartbeat loop re-read its interval.
+func (r *jobRun) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
 func (r *jobRun) baseReport(state string) *jobdef.UpdateReport {
 	h := r.p.Host
 	meta := ""
-	return &jobdef.UpdateReport{
+	rep := &jobdef.UpdateReport{
 		JobID: r.job.PandaID, State: state, Timestamp: r.p.now().Format("2006-01-02T15:04:05-07:00"),
 		SiteName: r.siteName(), Node: h.Node, AttemptNr: r.job.AttemptNr,
 		SchedulerID: h.SchedulerID, PilotID: h.PilotID, BatchID: h.BatchID,
 		StartTime: r.startEpoch, MetaData: &meta, CoreCount: max(r.job.CoreCount, 1),
 		CPUConsumptionUnit: h.CPUUnit,
 	}
+	if r.debug.Load() {
+		r.mu.Lock()
+		rep.Stdout, r.debugOut = r.debugOut, ""
+		r.mu.Unlock()
+		if rep.Stdout == "" {
+			rep.Stdout = tailFile(filepath.Join(r.dir, PayloadStdout), 2048)
+		}
+	}
+	return rep
 }
 
 func (r *jobRun) siteName() string {

@@ -69,6 +69,9 @@ type Pilot struct {
 	Start time.Time
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hurry, when non-nil, is cancelled by a second signal: the log
+	// stage-out is skipped and only the final update is sent.
+	Hurry context.Context
 
 	mu      sync.Mutex
 	pilotEr *jobdef.PilotError
@@ -258,6 +261,17 @@ func (p *Pilot) jobRequest(taskID string, remaining time.Duration) server.JobReq
 		HarvesterID: p.Host.HarvesterID, WorkerID: p.Host.WorkerID,
 		RemainingTime: int64(remaining / time.Second),
 	}
+}
+
+// hurried returns a context that ends with ctx or when the pilot is told to
+// hurry (second signal).
+func (p *Pilot) hurried(ctx context.Context) context.Context {
+	if p.Hurry == nil {
+		return ctx
+	}
+	c, cancel := context.WithCancelCause(ctx)
+	context.AfterFunc(p.Hurry, func() { cancel(context.Cause(p.Hurry)) })
+	return c
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether the full wait passed.

@@ -114,12 +114,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer closeLog()
 
-	ctx, stop := signalContext(lg)
+	ctx, hurry, stop := signalContext(lg)
 	defer stop()
 
 	p := &pilot.Pilot{
 		Cfg: cfg, Log: lg, Workdir: workdir, LogFile: logFile, Start: start,
-		Host: hostInfo(cfg),
+		Host: hostInfo(cfg), Hurry: hurry,
 	}
 	lg.WithFields(logrus.Fields{"version": pilot.Version, "mode": mode, "workdir": workdir, "pid": os.Getpid()}).Info("gopilot starting")
 	lg.WithField("config", cfg.Redacted()).Debug("effective configuration")
@@ -153,10 +153,12 @@ func fail(lg logrus.FieldLogger, err error) int {
 }
 
 // signalContext returns a context cancelled with a *pilot.SignalError on the
-// first handled signal. A second signal is logged; a third ends the process
-// with the signal's exit code.
-func signalContext(lg logrus.FieldLogger) (context.Context, func()) {
+// first handled signal, and a second one cancelled on the second signal (the
+// pilot then skips the log stage-out and only sends the final update). A
+// third signal ends the process at once with the signal's exit code.
+func signalContext(lg logrus.FieldLogger) (context.Context, context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
+	hurry, hurryNow := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 4)
 	signal.Notify(ch, pilot.HandledSignals()...)
 	done := make(chan struct{})
@@ -173,16 +175,19 @@ func signalContext(lg logrus.FieldLogger) (context.Context, func()) {
 				switch n {
 				case 1:
 					cancel(&pilot.SignalError{Signal: sig})
+				case 2:
+					hurryNow(&pilot.SignalError{Signal: sig})
 				case 3:
 					os.Exit(jobdef.PilotSignalCode(sig).ShellExit())
 				}
 			}
 		}
 	}()
-	return ctx, func() {
+	return ctx, hurry, func() {
 		signal.Stop(ch)
 		close(done)
 		cancel(nil)
+		hurryNow(nil)
 	}
 }
 

@@ -265,3 +265,65 @@ func TestExecOffline(t *testing.T) {
 		t.Fatalf("payload result %q %v", r, err)
 	}
 }
+
+// A job in debug mode gets heartbeats every --debug-heartbeat seconds that
+// carry the tail of the payload's stdout.
+func TestDebugHeartbeatCarriesStdout(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	j := baseJob(2801, "echo", "visible-in-debug-mode; sleep 4")
+	j["debug"] = "True"
+	s.submit(j)
+	code, log := s.runPilot("--debug-heartbeat", "1")
+	if job := s.job(2801); code != 0 || job.State != "finished" {
+		t.Fatalf("exit %d state %s\n%s", code, job.State, log)
+	}
+	ups, err := s.store().Updates(t.Context(), 2801)
+	must(t, err)
+	found := false
+	for _, u := range ups {
+		if v, ok := u.Fields.Get("stdout"); ok && u.State == "running" && strings.Contains(toString(v), "visible-in-debug-mode") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no running update carried the payload's stdout (%d updates)\n%s", len(ups), log)
+	}
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// A second signal skips the log stage-out; the final update still goes out.
+func TestSecondSignalSkipsLogStageOut(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	marker := filepath.Join(s.dir, "started")
+	// The payload ignores SIGTERM, so the pilot waits out the kill grace:
+	// the second signal arrives while the payload is still being stopped.
+	s.submit(baseJob(2901, "trap '' TERM; touch "+marker+";", "sleep 303"))
+	cmd := s.pilotCmd("--kill-grace", "3")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	must(t, cmd.Start())
+	waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	time.Sleep(500 * time.Millisecond)
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	cmd.Wait()
+	j := s.job(2901)
+	if j.State != "failed" || j.PilotErrorCode != 1201 {
+		t.Fatalf("state %s code %d\n%s", j.State, j.PilotErrorCode, out.String())
+	}
+	if _, err := os.Stat(s.rsePath("e2e", baseJob(2901, "", "")["logFile"].(string))); err == nil {
+		t.Fatalf("the log was staged out despite the second signal\n%s", out.String())
+	}
+	if pids := processesWithArg("sleep 303", s.work); len(pids) > 0 {
+		t.Fatalf("payload processes survive: %v", pids)
+	}
+}
