@@ -21,7 +21,7 @@ func (j *Job) Fields() map[string]string {
 	}
 	for _, d := range stringFields {
 		v := *d.p(j)
-		if raw := out[d.key]; raw != v && !(v == "" && IsUnset(raw)) {
+		if stringValue(out[d.key]) != v {
 			out[d.key] = v
 		}
 	}

@@ -386,6 +386,14 @@ func parseIntCode(code ErrorCode, key, v string, min, max int64) (int64, error) 
 	return n, nil
 }
 
+// stringValue returns a string field with surrounding white space removed, "" when unset.
+func stringValue(v string) string {
+	if IsUnset(v) {
+		return ""
+	}
+	return strings.TrimSpace(v)
+}
+
 // parseBoolValue parses a flag: "True"/"true"/"1"/"yes"/"on" are true, unset values and
 // "False"/"false"/"0"/"no"/"off" are false (case-insensitive); anything else is an error.
 func parseBoolValue(key, v string) (bool, error) {
@@ -424,7 +432,9 @@ func item(list []string, i int) string {
 
 // JobFromFields builds a Job from the string fields of a getJob answer or job file.
 //
-// Values "", "NULL", "None", "null" and missing keys mean unset. Integer fields accept
+// Values "", "NULL", "None", "null" and missing keys mean unset. String fields are taken with
+// surrounding white space removed (jobPars is kept as received apart from the directives;
+// Raw always keeps the received text). Integer fields accept
 // integral decimal text ("12", "12.0"); a non-integral or out-of-range value is a
 // ConversionFailure naming the field, as is a flag that is not a boolean. PandaID must be set
 // (> 0). f is copied into Job.Raw unchanged.
@@ -478,9 +488,7 @@ func JobFromFields(f map[string]string) (*Job, error) {
 // decodeScalars fills every non-file field of j from f.
 func (j *Job) decodeScalars(f map[string]string) error {
 	for _, d := range stringFields {
-		if v := f[d.key]; !IsUnset(v) {
-			*d.p(j) = v
-		}
+		*d.p(j) = stringValue(f[d.key])
 	}
 	for _, d := range int64Fields {
 		n, err := parseIntValue(d.key, f[d.key], d.min, d.max)

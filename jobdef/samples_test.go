@@ -10,12 +10,14 @@ import (
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name)
+	b, err := readTestdataNoT(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
+
+func readTestdataNoT(name string) ([]byte, error) { return os.ReadFile("testdata/" + name) }
 
 // rejoinYoda turns the wrapped docstring sample back into JSON: a line that leaves a string
 // literal open is joined with the following lines (leading white space removed) until the
