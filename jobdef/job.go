@@ -595,7 +595,10 @@ func decodeFiles(f map[string]string) (inputs, outputs []FileSpec, log FileSpec,
 			return nil, nil, FileSpec{}, err
 		}
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(inFiles))
+	if len(inFiles) > 0 {
+		inputs = make([]FileSpec, 0, len(inFiles))
+	}
 	for i, lfn := range inFiles {
 		if IsUnset(lfn) || seen[lfn] {
 			continue
@@ -665,7 +668,10 @@ func decodeFiles(f map[string]string) (inputs, outputs []FileSpec, log FileSpec,
 			return nil, nil, FileSpec{}, err
 		}
 	}
-	outSeen := map[string]bool{}
+	outSeen := make(map[string]bool, len(outFiles))
+	if len(outFiles) > 0 {
+		outputs = make([]FileSpec, 0, len(outFiles))
+	}
 	si := 0
 	for i, lfn := range outFiles {
 		if err := ValidateLFN(lfn); err != nil {
@@ -708,6 +714,12 @@ func decodeFiles(f map[string]string) (inputs, outputs []FileSpec, log FileSpec,
 			DestinationDBlockToken: item(lists["destinationDBlockToken"], n),
 			ProdDBlockToken:        item(lists["prodDBlockTokenForOutput"], n),
 		}
+	}
+	if len(inputs) == 0 {
+		inputs = nil
+	}
+	if len(outputs) == 0 {
+		outputs = nil
 	}
 	return inputs, outputs, log, nil
 }
