@@ -73,7 +73,7 @@ func TestObservedPilot3Session(t *testing.T) {
 	}
 	wantFiles := []FileRecord{{PandaID: 4000000001, LFN: "pandastub.40000001._000001.log.tgz",
 		GUID: "7256910f-f363-44fe-a672-91fe2e0c7680", FSize: 9527, Checksum: "ad:39127286",
-		SURL: "file://localhost<run>/rse/pandastub/65/24/pandastub.40000001._000001.log.tgz",
+		SURL:     "file://localhost<run>/rse/pandastub/65/24/pandastub.40000001._000001.log.tgz",
 		Endpoint: "PANDASTUB_LOCALDISK", Kind: "log"}}
 	if !reflect.DeepEqual(files, wantFiles) {
 		t.Fatalf("files %+v", files)

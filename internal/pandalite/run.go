@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	stdlog "log"
 	"net"
 	"net/http"
@@ -43,7 +44,9 @@ type Instance struct {
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves h
 // until Shutdown; with tlsConf non-nil it serves HTTPS. It returns once
-// the listener is open, so the address is usable at once.
+// the listener is open, so the address is usable at once. The server's
+// own error log (client hang-ups, TLS handshake failures) goes to log at
+// debug level; nil discards it.
 func Start(h http.Handler, addr string, tlsConf *tls.Config, log logrus.FieldLogger) (*Instance, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -59,7 +62,9 @@ func Start(h http.Handler, addr string, tlsConf *tls.Config, log logrus.FieldLog
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	if log != nil {
+	if log == nil {
+		srv.ErrorLog = stdlog.New(io.Discard, "", 0)
+	} else {
 		srv.ErrorLog = newStdLogger(log)
 	}
 	in := &Instance{URL: scheme + "://" + ln.Addr().String(), Addr: ln.Addr(), srv: srv, done: make(chan error, 1)}
