@@ -27,11 +27,10 @@ type Cmd struct {
 	cg    *cgroup
 	stdin *os.File // our end of the stdin pipe, if any
 
-	pid         int
-	leaderStart uint64
-	leader      *handle // pidfd of the leader; nil when pidfds are unavailable
-	begin       time.Time
-	end         time.Time // written before exited is closed
+	pid    int
+	leader *handle // pidfd of the leader; nil when pidfds are unavailable
+	begin  time.Time
+	end    time.Time // written before exited is closed
 
 	timeoutCause error // identity of this command's timeout cause
 
@@ -194,12 +193,14 @@ func (c *Cmd) start(path string) error {
 		go c.feedStdin(spec.Stdin)
 	}
 
-	var sr statReader
-	if st, err := sr.read(c.pid); err == nil {
-		c.leaderStart = st.start
-		// The leader cannot have been reaped yet, so its pid is still its own.
-		if h, err := openHandle(c.pid, st.start, &sr); err == nil {
-			c.leader = h
+	// The leader cannot be reaped before this Cmd reaps it, so its pid
+	// is its own and needs no start-time check.
+	if fd, err := unix.PidfdOpen(c.pid, 0); err == nil {
+		c.leader = &handle{pid: c.pid, fd: fd, pgid: c.pid}
+	} else {
+		var sr statReader
+		if st, err := sr.read(c.pid); err == nil {
+			c.leader = &handle{pid: c.pid, start: st.start, fd: -1, pgid: c.pid}
 		}
 	}
 	c.watchLeader()

@@ -256,7 +256,9 @@ func (o *outputs) streams() []*stream {
 
 func (s *stream) copy() {
 	defer close(s.done)
-	buf := make([]byte, 32*1024)
+	// Small enough for a cheap allocation per command; a pipe hands out
+	// at most what it holds anyway.
+	buf := make([]byte, 8*1024)
 	for {
 		n, err := s.read.Read(buf)
 		if n > 0 {

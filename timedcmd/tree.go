@@ -169,7 +169,8 @@ func (c *Cmd) members(table *procTable, t *tracker) []procStat {
 		in[pid] = true
 		queue = append(queue, pid)
 	}
-	if st, ok := table.byPid[c.pid]; ok && st.start == c.leaderStart {
+	// Until this Cmd reaps it, the leader's pid cannot name another process.
+	if !c.reaped {
 		for _, k := range table.children[c.pid] {
 			add(k)
 		}

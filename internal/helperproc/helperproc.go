@@ -76,6 +76,8 @@ func (inv Invocation) WithEnv(key, value string) Invocation {
 //	write TEXT        write TEXT and a newline to stdout
 //	ewrite TEXT       write TEXT and a newline to stderr
 //	cat               copy stdin to stdout until end of file
+//	stamp             write the wall clock in Unix nanoseconds and a newline
+//	                  to stdout (for measuring exit latency)
 //	closeout          close stdout and stderr
 //	report            write "<pid>\n" to the report descriptor, if any
 //	setsid            become a session leader, escaping the process group

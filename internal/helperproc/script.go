@@ -36,7 +36,7 @@ func parseScript(words []string) ([]step, error) {
 		s := step{name: words[i]}
 		i++
 		switch s.name {
-		case "cat", "closeout", "report", "setsid":
+		case "cat", "closeout", "report", "setsid", "stamp":
 		case "exit", "raise", "sleep", "ignore", "cpu", "print", "eprint", "write", "ewrite":
 			if i >= len(words) {
 				return nil, fmt.Errorf("step %q needs an argument", s.name)
@@ -164,6 +164,8 @@ func (in *interp) runStep(s step) (code int, done bool) {
 		if err := w.Flush(); err != nil {
 			return fail(err)
 		}
+	case "stamp":
+		fmt.Fprintln(os.Stdout, time.Now().UnixNano())
 	case "write":
 		fmt.Fprintln(os.Stdout, s.arg)
 	case "ewrite":
