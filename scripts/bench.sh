@@ -16,5 +16,8 @@ if [ -d movers/internal/benchtable ]; then
   go run ./movers/internal/benchtable ${BENCH_COPY_SIZE:+-size "$BENCH_COPY_SIZE"}
   echo
 fi
+echo "## pilot cost per job (${BENCH_JOBS:-100} trivial jobs in one pilot)"
+go run ./internal/benchpilot -n "${BENCH_JOBS:-100}" -bin "${BIN:-bin}"
+echo
 echo "## Go benchmarks"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" ./jobdef/ ./pilot/... 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)' || true

@@ -252,6 +252,22 @@ func (c *Client) post(ctx context.Context, rc *retryablehttp.Client, path string
 	return c.do(ctx, rc, http.MethodPost, u, body, hdr)
 }
 
+// send posts an already encoded body.
+func (c *Client) send(ctx context.Context, rc *retryablehttp.Client, path string, body []byte, hdr http.Header) ([]byte, error) {
+	return c.do(ctx, rc, http.MethodPost, c.opts.BaseURL+path, body, hdr)
+}
+
+// gzipJSONHeader is Pilot 3's urllib path: gzip-JSON without Accept and
+// Content-Encoding, answered urlencoded.
+func gzipJSONHeader() http.Header {
+	return http.Header{"Content-Type": {"application/json"}}
+}
+
+// formHeader is Pilot 3's curl path: a form answered in JSON.
+func formHeader() http.Header {
+	return http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}}
+}
+
 func (c *Client) do(ctx context.Context, rc *retryablehttp.Client, method, u string, body []byte, hdr http.Header) ([]byte, error) {
 	var raw any
 	if body != nil {
@@ -493,10 +509,14 @@ func (c *Client) UpdateJob(ctx context.Context, rep *jobdef.UpdateReport) (*Repl
 func (c *Client) updateJob(ctx context.Context, rep *jobdef.UpdateReport, api API) (*Reply, error) {
 	var body []byte
 	var err error
-	if api == V1 {
+	switch {
+	case api == V1:
 		body, err = c.post(ctx, c.update, "/api/v1/pilot/update_job", rep.V1(), V1)
-	} else {
-		body, err = c.post(ctx, c.update, "/server/panda/updateJob", rep.Legacy(), Legacy)
+	case c.opts.FormEncoding:
+		body, err = c.send(ctx, c.update, "/server/panda/updateJob", []byte(rep.LegacyForm().Encode()), formHeader())
+	default:
+		// LegacyJSON keeps floats as floats (1.0), as Python's json.dumps does.
+		body, err = c.send(ctx, c.update, "/server/panda/updateJob", gzipBytes(rep.LegacyJSON()), gzipJSONHeader())
 	}
 	if err != nil {
 		return nil, err
