@@ -81,27 +81,6 @@ var updateJobArgs = v1Method{post: true, args: []argSpec{
 	{"source_site", kindStr, false}, {"destination_site", kindStr, false}, {"timeout", kindInt, false},
 }}
 
-// v1ToLegacy maps update_job argument names to the legacy updateJob names
-// (the reverse of PROTOCOL.md §9.3); arguments without a legacy name keep
-// their own.
-var v1ToLegacy = map[string]string{
-	"job_id": "jobId", "job_status": "state", "job_output_report": "xml", "meta_data": "metaData",
-	"pilot_log": "pilotLog", "stdout": "stdout", "node": "node", "site_name": "siteName",
-	"scheduler_id": "schedulerID", "pilot_id": "pilotID", "batch_id": "batchID", "attempt_nr": "attemptNr",
-	"start_time": "startTime", "end_time": "endTime", "cpu_consumption_time": "cpuConsumptionTime",
-	"cpu_consumption_unit": "cpuConsumptionUnit", "cpu_conversion_factor": "cpuConversionFactor",
-	"cpu_architecture_level": "cpu_architecture_level", "core_count": "coreCount",
-	"mean_core_count": "meanCoreCount", "n_events": "nEvents", "trans_exit_code": "transExitCode",
-	"pilot_error_code": "pilotErrorCode", "pilot_error_diag": "pilotErrorDiag",
-	"exe_error_code": "exeErrorCode", "exe_error_diag": "exeErrorDiag", "pilot_timing": "pilotTiming",
-	"job_metrics": "jobMetrics", "max_rss": "maxRSS", "max_vmem": "maxVMEM", "max_swap": "maxSWAP",
-	"max_pss": "maxPSS", "avg_rss": "avgRSS", "avg_vmem": "avgVMEM", "avg_swap": "avgSWAP", "avg_pss": "avgPSS",
-	"tot_rchar": "totRCHAR", "tot_wchar": "totWCHAR", "tot_rbytes": "totRBYTES", "tot_wbytes": "totWBYTES",
-	"rate_rchar": "rateRCHAR", "rate_wchar": "rateWCHAR", "rate_rbytes": "rateRBYTES",
-	"rate_wbytes": "rateWBYTES", "source_site": "source_site", "destination_site": "destination_site",
-	"job_sub_status": "jobSubStatus", "n_input_files": "nInputFiles", "corrupted_files": "corruptedFiles",
-}
-
 var getJobStatusArgs = v1Method{args: []argSpec{{"job_ids", kindIntList, true}, {"timeout", kindInt, false}}}
 
 var updateWorkerStatusArgs = v1Method{post: true, args: []argSpec{

@@ -17,8 +17,9 @@ type Queue struct {
 
 // ParseQueue reads a queue description: a flat queue object (PanDA
 // <queue>.all.json format) or a CRIC-style object wrapping exactly one
-// queue by name. The queue must have a non-empty nickname (the wrapper key
-// serves when the inner object has none... it is then required to match).
+// queue by name (the wrapper key becomes the nickname when the inner
+// object has none). The queue must end up with a non-empty nickname and
+// must not have an "error" key.
 func ParseQueue(data []byte) (*Queue, error) {
 	o, err := ParseObject(bytes.TrimSpace(data))
 	if err != nil {

@@ -312,7 +312,7 @@ func (r UpdateRecord) LegacyFields() map[string]string {
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		if l, ok := v1ToLegacy[k]; ok {
+		if l, ok := jobdef.V1ToLegacyName(k); ok {
 			k = l
 		}
 		out[k] = v
