@@ -36,6 +36,7 @@ func ExampleRunner() {
 	}
 	defer r.Close()
 	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	c, err := r.Start(ctx, timedcmd.Spec{
 		Path:       "/bin/sh",
 		Args:       []string{"sh", "-c", "(setsid sleep 600 &); sleep 600"},
