@@ -188,6 +188,16 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 			}
 			continue
 		}
+		var bad *server.BadJobError
+		if errors.As(err, &bad) {
+			// The job is ours but unusable: report it failed with the
+			// validation error's code, and go on with the next one.
+			out.JobsRun++
+			out.Failed++
+			requests = 0
+			p.reportBadJob(ctx, bad, tGetJob)
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -219,6 +229,20 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 	p.mu.Unlock()
 	out.ExitCode = exitCode(ctx, out.Err)
 	return out
+}
+
+// reportBadJob sends the final 'failed' update for a job whose definition
+// could not be used.
+func (p *Pilot) reportBadJob(ctx context.Context, bad *server.BadJobError, tGetJob time.Time) {
+	pe := asPilotError(bad.Err, jobdef.UnknownException)
+	job := &jobdef.Job{PandaID: bad.PandaID, AttemptNr: bad.AttemptNr}
+	r := &jobRun{p: p, job: job, log: p.log().WithField("pandaid", bad.PandaID), tGetJob: tGetJob, tGot: p.now(),
+		startEpoch: epoch(p.now()), wake: make(chan struct{}, 1)}
+	r.log.WithError(bad.Err).Error("the server handed out a malformed job; reporting it failed")
+	r.fail(pe)
+	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(p.Cfg.FinalUpdateTimeout)*time.Second)
+	defer cancel()
+	r.sendFinal(final, r.finalReport())
 }
 
 // exitCode computes the pilot's shell exit status: the first pilot-level

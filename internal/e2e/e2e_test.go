@@ -129,6 +129,12 @@ func (s *site) start() {
 // submit loads job definitions (JSON objects) into the server.
 func (s *site) submit(jobs ...map[string]any) {
 	s.t.Helper()
+	s.submitArgs(nil, jobs...)
+}
+
+// submitArgs is submit with extra `pandalite submit` arguments.
+func (s *site) submitArgs(extra []string, jobs ...map[string]any) {
+	s.t.Helper()
 	var files []string
 	for i, j := range jobs {
 		b, err := json.Marshal(j)
@@ -137,7 +143,8 @@ func (s *site) submit(jobs ...map[string]any) {
 		must(s.t, os.WriteFile(f, b, 0o644))
 		files = append(files, f)
 	}
-	out, err := exec.Command(filepath.Join(bin, "pandalite"), append([]string{"submit", "--db", s.db, "--site", "E2E"}, files...)...).CombinedOutput()
+	args := append(append([]string{"submit", "--db", s.db, "--site", "E2E"}, extra...), files...)
+	out, err := exec.Command(filepath.Join(bin, "pandalite"), args...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("submit: %v\n%s", err, out)
 	}

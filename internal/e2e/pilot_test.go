@@ -216,23 +216,62 @@ func TestServerKill(t *testing.T) {
 	}
 }
 
-// A job with a hostile LFN is refused with a clear error and its final state
-// still reaches the server.
-func TestHostileLFNReported(t *testing.T) {
+// Hostile job definitions are refused with a clear error and a PanDA code,
+// nothing is written outside the work directory, and the final state still
+// reaches the server.
+func TestHostileJobsReported(t *testing.T) {
 	t.Parallel()
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		name string
+		edit func(j map[string]any)
+		diag string // a word the diagnostic must contain
+	}{
+		{"dotdot output", func(j map[string]any) { setOutput(j, "../../escape.txt") }, "escape.txt"},
+		{"slash output", func(j map[string]any) { setOutput(j, "sub/escape.txt") }, "escape.txt"},
+		{"NUL in name", func(j map[string]any) { setOutput(j, "a\x00b") }, "outFiles"},
+		{"300-byte name", func(j map[string]any) { setOutput(j, long) }, "255"},
+		{"negative size", func(j map[string]any) { setInput(j, "in.txt", "-5", "ad:0a1b2c3d") }, "fsize"},
+		{"bad checksum", func(j map[string]any) { setInput(j, "in.txt", "5", "zz:nothex") }, "checksum"},
+		{"lists of different lengths", func(j map[string]any) {
+			setInput(j, "in.txt", "5", "ad:0a1b2c3d")
+			j["GUID"] = "a,b,c"
+		}, "GUID"},
+	}
 	s := newSite(t, queueJSON(60, ""))
-	j := baseJob(2601, "true", "")
-	j["outFiles"] = "../../escape.txt," + j["logFile"].(string)
+	var jobs []map[string]any
+	for i, c := range cases {
+		j := baseJob(int64(2601+i), "touch "+filepath.Join(s.dir, "ran")+";", "true")
+		c.edit(j)
+		jobs = append(jobs, j)
+	}
+	s.submitArgs([]string{"--unchecked"}, jobs...)
+	_, log := s.runPilot("-x", "1")
+	for i, c := range cases {
+		got := s.job(int64(2601 + i))
+		if got.State != "failed" || got.PilotErrorCode == 0 || !strings.Contains(got.PilotErrorDiag, c.diag) {
+			t.Errorf("%s: state %s code %d diag %q", c.name, got.State, got.PilotErrorCode, got.PilotErrorDiag)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, "ran")); err == nil {
+		t.Error("a payload of a hostile job ran")
+	}
+	if m, _ := filepath.Glob(filepath.Join(s.dir, "*escape*")); len(m) > 0 {
+		t.Errorf("files written outside the work directory: %v", m)
+	}
+	if t.Failed() {
+		t.Log(log)
+	}
+}
+
+func setOutput(j map[string]any, lfn string) {
+	j["outFiles"] = lfn + "," + j["logFile"].(string)
 	j["scopeOut"], j["realDatasets"], j["ddmEndPointOut"] = "e2e", "x,y", "E2E_DISK,E2E_DISK"
-	s.submit(j)
-	_, log := s.runPilot()
-	got := s.job(2601)
-	if got.State != "failed" || got.PilotErrorCode == 0 || !strings.Contains(got.PilotErrorDiag, "escape") {
-		t.Fatalf("state %s code %d diag %q\n%s", got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
-	}
-	if _, err := os.Stat(filepath.Join(s.dir, "escape.txt")); err == nil {
-		t.Fatal("a file was written outside the work directory")
-	}
+}
+
+func setInput(j map[string]any, lfn, size, checksum string) {
+	j["inFiles"], j["GUID"], j["fsize"], j["checksum"] = lfn, "11111111-1111-4111-8111-111111111111", size, checksum
+	j["scopeIn"], j["realDatasetsIn"], j["ddmEndPointIn"] = "e2e", "e2e.in", "E2E_DISK"
 }
 
 // `pilot exec` runs one payload offline: the final report lands in

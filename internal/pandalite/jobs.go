@@ -166,6 +166,18 @@ func fieldStr(o Object, key string) string {
 // in the store is refused. The fields are kept as given and served back
 // unchanged, except PandaID, attemptNr and nSent which the server sets.
 func (s *Store) Submit(ctx context.Context, site string, jobs ...Object) ([]int64, error) {
+	return s.submit(ctx, site, true, jobs)
+}
+
+// SubmitUnchecked is Submit without the jobdef validation of the job
+// fields: it stores what a broken or hostile server could hand out, so
+// that pilots can be tested against it. PandaID, attemptNr and the site
+// are still required.
+func (s *Store) SubmitUnchecked(ctx context.Context, site string, jobs ...Object) ([]int64, error) {
+	return s.submit(ctx, site, false, jobs)
+}
+
+func (s *Store) submit(ctx context.Context, site string, check bool, jobs []Object) ([]int64, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
@@ -228,8 +240,10 @@ func (s *Store) Submit(ctx context.Context, site string, jobs ...Object) ([]int6
 			if jobSite == "" {
 				return fmt.Errorf("%s: no site: the job has no computingSite and no site was given", name)
 			}
-			if _, err := jobdef.JobFromFields(job.Strings()); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
+			if check {
+				if _, err := jobdef.JobFromFields(job.Strings()); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
 			}
 			taskID, _ := fieldInt(job, "taskID")
 			if taskID == 0 {

@@ -435,6 +435,9 @@ func (c *Client) getJob(ctx context.Context, req JobRequest, api API) (*jobdef.J
 	}
 	resp, err := jobdef.ParseGetJobResponse(body)
 	if err != nil {
+		if id, attempt, ok := rawJobID(body); ok {
+			return nil, &BadJobError{PandaID: id, AttemptNr: attempt, Err: err}
+		}
 		return nil, fmt.Errorf("getJob answer: %w", err)
 	}
 	if resp.StatusCode != 0 || len(resp.Jobs) == 0 {
@@ -444,6 +447,60 @@ func (c *Client) getJob(ctx context.Context, req JobRequest, api API) (*jobdef.J
 		return nil, fmt.Errorf("%w (StatusCode %d)", ErrNoJob, resp.StatusCode)
 	}
 	return resp.Jobs[0], nil
+}
+
+// BadJobError is returned by GetJob when the server handed out a job whose
+// definition is malformed or hostile. The job is the pilot's now: it must be
+// reported failed (with the code in Err) so that nothing is lost.
+type BadJobError struct {
+	PandaID   int64
+	AttemptNr int
+	Err       error
+}
+
+func (e *BadJobError) Error() string {
+	return fmt.Sprintf("job %d (attempt %d) is malformed: %v", e.PandaID, e.AttemptNr, e.Err)
+}
+
+func (e *BadJobError) Unwrap() error { return e.Err }
+
+// rawJobID digs PandaID and attemptNr out of a getJob answer that did not
+// parse as a whole: legacy urlencoded or JSON, or the v1 envelope.
+func rawJobID(body []byte) (int64, int, bool) {
+	var fields map[string]any
+	if s := strings.TrimSpace(string(body)); strings.HasPrefix(s, "{") {
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) != nil {
+			return 0, 0, false
+		}
+		if d, ok := m["data"].(map[string]any); ok {
+			m = d
+		}
+		if jobs, ok := m["jobs"].([]any); ok && len(jobs) > 0 {
+			m, _ = jobs[0].(map[string]any)
+		}
+		fields = m
+	} else {
+		v, err := url.ParseQuery(s)
+		if err != nil && len(v) == 0 {
+			return 0, 0, false
+		}
+		fields = map[string]any{}
+		for k := range v {
+			fields[k] = v.Get(k)
+		}
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(fmt.Sprint(fields["PandaID"])), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, 0, false
+	}
+	attempt, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(fields["attemptNr"])))
+	if err != nil {
+		attempt = 1
+	}
+	return id, attempt, true
 }
 
 func (c *Client) setResolved(a API) {
