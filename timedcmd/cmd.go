@@ -28,7 +28,7 @@ type Cmd struct {
 	stdin *os.File // our end of the stdin pipe, if any
 
 	pid    int
-	leader *handle // pidfd of the leader; nil when pidfds are unavailable
+	leader *handle // the leader (without a pidfd where pidfds are unavailable); nil if unknown
 	begin  time.Time
 	end    time.Time // written before exited is closed
 

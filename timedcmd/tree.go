@@ -90,16 +90,24 @@ func (t *tracker) signalOutsideGroup(sig unix.Signal) {
 // the pids still alive.
 func (t *tracker) kill(deadline time.Time) []int {
 	c := t.c
-	for {
-		// Find the tree while it is intact: once a parent dies, its
-		// children are re-parented and the link to them is lost.
-		t.refresh(0)
-		// Then the group: one kill(2) reaches every member, and a member
-		// forking concurrently cannot escape it.
+	killGroup := func() {
+		// One kill(2) reaches every member of the group, and a member
+		// forking concurrently cannot escape it; cgroup.kill likewise.
 		_ = unix.Kill(-c.pid, unix.SIGKILL)
 		if c.cg != nil {
 			c.cg.kill()
 		}
+	}
+	for {
+		if c.r.isSubreaper() {
+			// Orphans come back to this process, so killing before the
+			// scan loses nothing, and the group dies while it runs.
+			killGroup()
+		}
+		// Find the tree: without a subreaper this must happen while the
+		// tree is intact, since a dying parent's children go to init.
+		t.refresh(0)
+		killGroup()
 		for _, h := range t.all() {
 			h.signal(unix.SIGKILL)
 		}
