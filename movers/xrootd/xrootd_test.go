@@ -1,0 +1,181 @@
+package xrootd_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gopilot/gopilot/internal/gridtest"
+	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/moverstest"
+	"github.com/gopilot/gopilot/movers/xrootd"
+)
+
+// remote is the conformance suite's view of an XRootD server.
+type remote struct {
+	x *gridtest.Xrootd
+}
+
+func startServer(t *testing.T) remote {
+	t.Helper()
+	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
+	return remote{x: gridtest.StartXrootd(t)}
+}
+
+func (r remote) newRemote(t *testing.T, name string, data []byte) string {
+	if err := r.x.WriteFile("in/"+name, data); err != nil {
+		t.Fatal(err)
+	}
+	return r.x.RootURL + "//in/" + name
+}
+
+// remoteURL puts new files two directory levels down, so Put must create directories.
+func (r remote) remoteURL(t *testing.T, name string) string {
+	return r.x.RootURL + "//out/sc/" + strings.TrimSuffix(name, ".dat") + "/" + name
+}
+
+// local returns the data-directory path of a root:// URL of this server.
+func (r remote) local(t *testing.T, url string) string {
+	rest, ok := strings.CutPrefix(url, r.x.RootURL+"/")
+	if !ok {
+		t.Fatalf("URL %s is not on %s", url, r.x.RootURL)
+	}
+	return r.x.Path(rest)
+}
+
+func (r remote) readRemote(t *testing.T, url string) ([]byte, error) {
+	return os.ReadFile(r.local(t, url))
+}
+
+func (r remote) stray(t *testing.T, url string) []string {
+	p := r.local(t, url)
+	ents, err := os.ReadDir(filepath.Dir(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Name() != filepath.Base(p) && strings.Contains(e.Name(), filepath.Base(p)) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// slow serves a file through a proxy that stalls after 1 MiB.
+func (r remote) slow(t *testing.T, name string) (string, <-chan struct{}) {
+	if err := r.x.WriteFile("slow/"+name, moverstest.Data(4*movers.ChunkSize)); err != nil {
+		t.Fatal(err)
+	}
+	p := gridtest.StartStallProxy(t, strings.TrimPrefix(r.x.RootURL, "root://"), movers.ChunkSize)
+	return "root://" + p.Addr + "//slow/" + name, p.Started()
+}
+
+func (r remote) env(m movers.Mover) moverstest.Env {
+	return moverstest.Env{
+		Mover:      m,
+		NewRemote:  r.newRemote,
+		RemoteURL:  r.remoteURL,
+		ReadRemote: r.readRemote,
+		Stray:      r.stray,
+		SlowRemote: r.slow,
+		SlowLocal:  true,
+	}
+}
+
+func TestConformance(t *testing.T) {
+	r := startServer(t)
+	moverstest.Run(t, r.env(xrootd.New(xrootd.Options{})))
+}
+
+func TestCheck(t *testing.T) {
+	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
+	if err := xrootd.New(xrootd.Options{}).Check(t.Context()); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+	if err := xrootd.New(xrootd.Options{Xrdcp: "/nonexistent/xrdcp"}).Check(t.Context()); err == nil {
+		t.Error("Check with a missing xrdcp succeeded")
+	}
+}
+
+func TestMissingTool(t *testing.T) {
+	m := xrootd.New(xrootd.Options{Xrdcp: "/nonexistent/xrdcp"})
+	dir := t.TempDir()
+	_, err := m.Get(t.Context(), movers.Transfer{Source: "root://127.0.0.1:1//f", Destination: filepath.Join(dir, "f")})
+	var me *movers.Error
+	if !errors.As(err, &me) || me.Code != jobdef.StageInFailed || me.Retryable {
+		t.Fatalf("Get with a missing xrdcp = %v, want a non-retryable 1099", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left behind: %v", ents)
+	}
+}
+
+func TestRemoteChecksumAndRemove(t *testing.T) {
+	r := startServer(t)
+	m := xrootd.New(xrootd.Options{})
+	data := moverstest.Data(123457)
+	url := r.newRemote(t, "sum.dat", data)
+	sum, err := m.RemoteChecksum(t.Context(), url, jobdef.Adler32)
+	if err != nil || sum != moverstest.Adler32(data) {
+		t.Errorf("RemoteChecksum = %v, %v; want %v", sum, err, moverstest.Adler32(data))
+	}
+	if _, err := m.RemoteChecksum(t.Context(), url, jobdef.MD5); jobdef.CodeOf(err) != jobdef.ChksumNotSup {
+		t.Errorf("md5 RemoteChecksum: %v, want code 1242", err)
+	}
+	if _, err := m.RemoteChecksum(t.Context(), r.x.RootURL+"//in/nothere", jobdef.Adler32); err == nil {
+		t.Error("RemoteChecksum of a missing file succeeded")
+	}
+	for range 2 { // the second time the file is gone: not an error
+		if err := m.Remove(t.Context(), url); err != nil {
+			t.Errorf("Remove: %v", err)
+		}
+	}
+	if _, err := r.readRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("after Remove: %v", err)
+	}
+}
+
+// TestDeadServer: nothing listens on the port; the lowered connection window makes the
+// transfer fail (retryably, not as a timeout) long before the suite's MaxWait.
+func TestDeadServer(t *testing.T) {
+	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
+	addr := deadAddr(t)
+	m := xrootd.New(xrootd.Options{ConnectionWindow: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), moverstest.MaxWait)
+	defer cancel()
+	dir := t.TempDir()
+	_, err := m.Get(ctx, movers.Transfer{Source: "root://" + addr + "//f", Destination: filepath.Join(dir, "f")})
+	var me *movers.Error
+	if !errors.As(err, &me) || !me.Retryable || me.Code == jobdef.StageInTimeout {
+		t.Fatalf("Get from a dead server = %v, want a retryable error that is not a timeout", err)
+	}
+	src := filepath.Join(dir, "up")
+	if err := os.WriteFile(src, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Put(ctx, movers.Transfer{Source: src, Destination: "root://" + addr + "//up"}); !errors.As(err, &me) || me.Code == jobdef.StageOutTimeout {
+		t.Fatalf("Put to a dead server = %v, want an error that is not a timeout", err)
+	}
+}
+
+func TestBadURLs(t *testing.T) {
+	m := xrootd.New(xrootd.Options{})
+	dir := t.TempDir()
+	for _, u := range []string{"https://host/f", "root://", "root:///nohost", "/local/path"} {
+		_, err := m.Get(t.Context(), movers.Transfer{Source: u, Destination: filepath.Join(dir, path.Base(u)+"x")})
+		var me *movers.Error
+		if !errors.As(err, &me) || me.Code != jobdef.StageInFailed || me.Retryable {
+			t.Errorf("Get(%q) = %v, want a non-retryable 1099", u, err)
+		}
+	}
+}
