@@ -157,7 +157,9 @@ func (n *Nginx) Stop() error { return n.srv.stop() }
 
 // WriteFile stores data as the file rel (a slash-separated path below "/") directly in the
 // data directory, creating directories, owned by the workers' account.
-func (n *Nginx) WriteFile(rel string, data []byte) error { return n.owner.writeFile(n.DataDir, rel, data) }
+func (n *Nginx) WriteFile(rel string, data []byte) error {
+	return n.owner.writeFile(n.DataDir, rel, data)
+}
 
 // Path returns the local path of rel (a path below "/") in the data directory.
 func (n *Nginx) Path(rel string) string {

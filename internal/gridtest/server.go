@@ -182,11 +182,11 @@ func start(name string, argv []string, outFile string, logs []string, probe func
 
 // exitError reports a server that exited before it was ready.
 type exitError struct {
-	name      string
-	code      int
-	sig       string
-	probe     error
-	logs      string
+	name  string
+	code  int
+	sig   string
+	probe error
+	logs  string
 }
 
 func (e *exitError) Error() string {

@@ -137,7 +137,9 @@ func (x *Xrootd) Stop() error {
 
 // WriteFile stores data as the file rel (a slash-separated path below the exported root)
 // directly in the data directory, creating directories, owned by the server's account.
-func (x *Xrootd) WriteFile(rel string, data []byte) error { return x.owner.writeFile(x.DataDir, rel, data) }
+func (x *Xrootd) WriteFile(rel string, data []byte) error {
+	return x.owner.writeFile(x.DataDir, rel, data)
+}
 
 // Path returns the local path of rel (a path below the exported root) in the data directory.
 func (x *Xrootd) Path(rel string) string {
