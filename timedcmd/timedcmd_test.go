@@ -821,3 +821,36 @@ func newGate(t *testing.T, spec *Spec) *os.File {
 	spec.Stdin = r
 	return w
 }
+
+// TestReaperReapsOrphans: an orphan that exits on its own while its command
+// runs is reaped by the Runner, not left a zombie.
+func TestReaperReapsOrphans(t *testing.T) {
+	noChildren(t)
+	r := newSubreaper(t)
+	rep := newReporter(t)
+	spec := script("spawn", "[", "setsid", "spawn", "[", "report", "exit", "0", "]", "exit", "0", "]", "report", "cat", "exit", "0")
+	gate := newGate(t, &spec)
+	rep.attach(&spec)
+	c := start(t, r, context.Background(), spec)
+	rep.started()
+	pids := rep.read(t, 2)
+	orphan := pids[0]
+	if orphan == c.Pid() {
+		orphan = pids[1]
+	}
+	deadline := time.Now().Add(waitLimit)
+	for {
+		// The orphan's /proc entry disappears once it is reaped.
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", orphan)); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphan %d not reaped within %v", orphan, waitLimit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gate.Close()
+	if res := waitResult(t, c); res.ExitCode != 0 {
+		t.Errorf("exit %d", res.ExitCode)
+	}
+}
