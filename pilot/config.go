@@ -60,6 +60,13 @@ type Config struct {
 	BaseURLs            string `envconfig:"BASEURLS" flag:"baseurls" short:"g" help:"comma-separated URL prefixes transformations may be downloaded from (default: any)"`
 	StageinTimeout      int    `envconfig:"STAGEIN_MIN_TIMEOUT" flag:"transfer-min-timeout" help:"minimum per-file transfer timeout in seconds"`
 	FinalUpdateTimeout  int    `envconfig:"FINAL_UPDATE_TIMEOUT" flag:"final-update-timeout" help:"seconds the pilot keeps retrying a job's final update"`
+	PayloadUser         string `envconfig:"PAYLOAD_USER" flag:"payload-user" help:"run payloads as this local account (root only), or '.prefix' for a pool of accounts prefix001, prefix002, ..."`
+	GridMapfile         string `envconfig:"GRID_MAPFILE" flag:"grid-mapfile" help:"map the job owner's DN (prodUserID) to a local account or pool through this grid-mapfile (root only)"`
+	PoolLeaseDir        string `envconfig:"POOL_LEASE_DIR" flag:"pool-lease-dir" help:"directory of the pool-account leases"`
+	IdentityWrapper     string `envconfig:"IDENTITY_WRAPPER" flag:"identity-wrapper" help:"run payloads through this wrapper instead of switching identity directly, e.g. 'sudo -n -u {user} --'"`
+	MyProxyRetrieval    bool   `envconfig:"MYPROXY_RETRIEVAL" flag:"myproxy-retrieval" help:"retrieve the payload credential named by the job's credname/myproxy with myproxy-logon"`
+	MyProxyServer       string `envconfig:"MYPROXY_SERVER" flag:"myproxy-server" help:"MyProxy server (host or host:port) for jobs that name none"`
+	ShareProxy          bool   `envconfig:"SHARE_PROXY" flag:"share-proxy" help:"let a payload running as another account use a copy of the pilot's proxy"`
 	Grace               int    `envconfig:"KILL_GRACE" flag:"kill-grace" help:"seconds between SIGTERM and SIGKILL when the payload is stopped"`
 }
 

@@ -128,8 +128,7 @@ func (r *jobRun) runPayload(ctx context.Context) {
 	}
 	command := PayloadCommand(job)
 	r.log.WithField("command", clipString(command, 300)).Info("payload starting")
-	r.tPayload = r.p.now()
-	cmd, err := timedcmd.Start(ctx, timedcmd.Spec{
+	spec := timedcmd.Spec{
 		Path:           "/bin/bash",
 		Args:           []string{"/bin/bash", "-c", command},
 		Env:            r.p.PayloadEnv(job, r.dir),
@@ -140,7 +139,29 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		TailBytes:      4096,
 		NewSession:     true,
 		Grace:          time.Duration(r.p.Cfg.Grace) * time.Second,
-	})
+	}
+	if r.p.Identity != nil {
+		plan, err := r.p.Identity.Prepare(ctx, job, r.dir)
+		if err != nil {
+			r.fail(asPilotError(err, jobdef.SetupFailure))
+			return
+		}
+		// The job directory goes back to the pilot before stage-out and the log.
+		defer func() {
+			if err := plan.Release(); err != nil {
+				r.log.WithError(err).Warn("giving the job directory back to the pilot")
+			}
+		}()
+		if err := plan.Apply(&spec); err != nil {
+			r.fail(asPilotError(err, jobdef.SetupFailure))
+			return
+		}
+		if plan.Account != "" {
+			r.log.WithField("account", plan.Account).Info("payload runs as another account")
+		}
+	}
+	r.tPayload = r.p.now()
+	cmd, err := timedcmd.Start(ctx, spec)
 	if err != nil {
 		r.tPayloadEnd = r.p.now()
 		r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, "cannot start the payload", err))

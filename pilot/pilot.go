@@ -17,6 +17,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/server"
 )
 
@@ -38,6 +39,12 @@ type Stager interface {
 	StageOut(ctx context.Context, job *jobdef.Job, jobDir string, files []*jobdef.FileSpec, activities []string) error
 }
 
+// IdentitySwitcher prepares the local identity and credential of each
+// payload (implemented by identity.Switcher).
+type IdentitySwitcher interface {
+	Prepare(ctx context.Context, job *jobdef.Job, jobDir string) (*identity.Plan, error)
+}
+
 // Downloader fetches a URL (transformations).
 type Downloader interface {
 	Get(ctx context.Context, url string) ([]byte, error)
@@ -53,6 +60,8 @@ type Pilot struct {
 	Stager   Stager
 	// Fetch downloads transformations given as URLs; nil disables URL transformations.
 	Fetch Downloader
+	// Identity, when non-nil, runs payloads as another local account.
+	Identity IdentitySwitcher
 	// Queue is the queue description; nil in offline mode without queue data.
 	Queue *jobdef.QueueData
 	// Workdir is the directory in which job directories are created.

@@ -17,6 +17,7 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/pilot"
+	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/server"
 )
 
@@ -82,7 +83,7 @@ func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redact
 		p.Log.WithError(err).Warn("no storage data: stage-in and stage-out through RSEs will fail")
 		sd = jobdef.StorageData{}
 	}
-	return setupStager(p, q, sd)
+	return finishSetup(p, q, sd)
 }
 
 // transport builds the HTTP transport for the server: for https, the X.509
@@ -161,10 +162,35 @@ func setupOffline(ctx context.Context, p *pilot.Pilot, jobFile, queuedataFile, s
 			return err
 		}
 	}
-	return setupStager(p, q, sd)
+	return finishSetup(p, q, sd)
 }
 
-func setupStager(p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData) error {
+// setupIdentity builds the identity switcher when an identity option is set.
+func setupIdentity(p *pilot.Pilot) error {
+	c := p.Cfg
+	if c.PayloadUser == "" && c.GridMapfile == "" && c.IdentityWrapper == "" && !c.MyProxyRetrieval && !c.ShareProxy {
+		return nil
+	}
+	proxy, _ := credentials.FindProxy(c.CACert, os.Getenv, os.Getuid())
+	sw, err := identity.New(identity.Options{
+		PayloadUser: c.PayloadUser, GridMapfile: c.GridMapfile, PoolLeaseDir: c.PoolLeaseDir,
+		Wrapper: c.IdentityWrapper, MyProxy: c.MyProxyRetrieval, MyProxyServer: c.MyProxyServer,
+		ShareProxy: c.ShareProxy, PilotProxy: proxy, CADir: credentials.FindCADir(c.CAPath, os.Getenv),
+		Log: p.Log,
+	})
+	if err != nil {
+		return err
+	}
+	p.Identity = sw
+	return nil
+}
+
+// finishSetup builds what pull and offline mode share: the payload identity
+// switcher and the stager with its movers.
+func finishSetup(p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData) error {
+	if err := setupIdentity(p); err != nil {
+		return err
+	}
 	reg, err := newRegistry()
 	if err != nil {
 		return err
