@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -167,7 +168,7 @@ func openFile(dir string, lf *os.File) (*Journal, int64, error) {
 	var lastEnd int64    // offset after the last '\n'
 	var tailValid bool   // the bytes after lastEnd are one valid record
 	var tailPresent bool // there are bytes after lastEnd
-	err = scanLines(io.NewSectionReader(f, 0, st.Size()), func(l line) {
+	err = scanLines(io.NewSectionReader(f, 0, st.Size()), MaxRecordSize, func(l line) {
 		rec, derr := decode(l.data)
 		if derr == nil && !l.tooLong && rec.Seq > maxSeq {
 			maxSeq = rec.Seq
@@ -254,6 +255,9 @@ func (j *Journal) append(e Event) (Record, error) {
 	}
 	if j.broken != nil {
 		return Record{}, j.broken
+	}
+	if j.seq == math.MaxUint64 {
+		return Record{}, errors.New("journal: sequence numbers exhausted")
 	}
 	rec := Record{Seq: j.seq + 1, Time: time.Now().UTC(), Kind: e.Kind(), Event: e}
 	line, err := encode(rec)

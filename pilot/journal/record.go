@@ -226,8 +226,9 @@ func (ReportAcked) validate() error { return nil }
 // secretFields are the job fields that Append leaves out of Accepted.Fields.
 func secretFields() []string { return []string{"secrets", "pilotSecrets"} }
 
-// sanitize returns e with credentials removed (see Accepted.Fields and
-// FileStaged.URL). It never modifies the caller's maps.
+// sanitize returns e as it is stored: credentials removed (see
+// Accepted.Fields and FileStaged.URL), ReportBuilt.Report compacted. It
+// never modifies the caller's maps or slices.
 func sanitize(e Event) Event {
 	switch v := e.(type) {
 	case Accepted:
@@ -240,6 +241,12 @@ func sanitize(e Event) Event {
 				delete(m, k)
 			}
 			v.Fields = m
+		}
+		return v
+	case ReportBuilt:
+		var buf bytes.Buffer
+		if json.Compact(&buf, v.Report) == nil {
+			v.Report = buf.Bytes()
 		}
 		return v
 	case FileStaged:
@@ -280,13 +287,25 @@ const (
 	crcTrailerLen = len(crcKey) + 8 + 2
 )
 
+// marshal is json.Marshal without HTML escaping, so that text reads as
+// written.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
 // encode returns rec as one journal line, '\n' included.
 func encode(rec Record) ([]byte, error) {
-	data, err := json.Marshal(rec.Event)
+	data, err := marshal(rec.Event)
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(wire{Seq: rec.Seq, Time: rec.Time, Kind: rec.Kind, Data: data})
+	b, err := marshal(wire{Seq: rec.Seq, Time: rec.Time, Kind: rec.Kind, Data: data})
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func Replay(path string) (*History, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	defer f.Close()
-	h, err := replay(f)
+	h, err := replay(f, MaxRecordSize)
 	if err != nil {
 		return nil, fmt.Errorf("journal: reading %s: %w", path, err)
 	}
@@ -99,17 +99,18 @@ func Replay(path string) (*History, error) {
 	return h, nil
 }
 
-// replay reads records from r and derives the history.
-func replay(r io.Reader) (*History, error) {
+// replay reads records from r, lines up to max bytes, and derives the
+// history.
+func replay(r io.Reader, max int) (*History, error) {
 	h := &History{}
 	lineNo, lastGood := 0, 0
-	err := scanLines(r, func(l line) {
+	err := scanLines(r, max, func(l line) {
 		lineNo++
 		var rec Record
 		var derr error
 		switch {
 		case l.tooLong:
-			derr = fmt.Errorf("longer than %d bytes", MaxRecordSize)
+			derr = fmt.Errorf("longer than %d bytes", max)
 		case !l.complete:
 			// A torn tail is accepted when it is a whole record that only
 			// lacks its '\n' (its checksum proves it complete).

@@ -12,13 +12,13 @@ type line struct {
 	n        int    // length without '\n'
 	data     []byte // the bytes without '\n'; nil when tooLong; valid during the callback only
 	complete bool   // ended by '\n' (else it is the file's torn tail)
-	tooLong  bool   // n+1 > MaxRecordSize
+	tooLong  bool   // longer than the limit
 }
 
 // scanLines calls fn for every line of r, the last one even without '\n'.
-// Lines longer than MaxRecordSize are reported without data and never held
-// in memory whole. It returns only read errors.
-func scanLines(r io.Reader, fn func(line)) error {
+// Lines longer than max bytes ('\n' included) are reported without data and
+// never held in memory whole. It returns only read errors.
+func scanLines(r io.Reader, max int, fn func(line)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		off     int64
@@ -32,7 +32,7 @@ func scanLines(r io.Reader, fn func(line)) error {
 		whole := err == nil && total == len(chunk) // the line is chunk alone
 		switch {
 		case tooLong:
-		case total > MaxRecordSize:
+		case total > max:
 			tooLong, buf = true, nil
 		case !whole:
 			buf = append(buf, chunk...)
