@@ -31,6 +31,9 @@ type NginxOptions struct {
 	TLS *TLSFiles
 	// Workers is the number of worker processes (default 1).
 	Workers int
+	// NoCreatePutPath makes a PUT into a missing collection fail with 409 Conflict (as
+	// most WebDAV servers do) instead of creating the collections.
+	NoCreatePutPath bool
 }
 
 // TLSFiles names PEM files for an HTTPS server that verifies client certificates.
@@ -147,7 +150,10 @@ func (n *Nginx) config(opts NginxOptions, addr string) string {
 	b.WriteString("      if ($request_method = MKCOL) { rewrite ^(.*[^/])$ $1/ break; }\n")
 	b.WriteString("      if (-d $request_filename) { rewrite ^(.*[^/])$ $1/ break; }\n")
 	b.WriteString("      dav_methods PUT DELETE MKCOL COPY MOVE;\n      dav_ext_methods PROPFIND OPTIONS;\n")
-	b.WriteString("      create_full_put_path on;\n      dav_access user:rw group:rw all:r;\n      autoindex on;\n")
+	if !opts.NoCreatePutPath {
+		b.WriteString("      create_full_put_path on;\n")
+	}
+	b.WriteString("      dav_access user:rw group:rw all:r;\n      autoindex on;\n")
 	b.WriteString("    }\n  }\n}\n")
 	return b.String()
 }
