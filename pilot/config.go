@@ -67,6 +67,8 @@ type Config struct {
 	MyProxyRetrieval    bool   `envconfig:"MYPROXY_RETRIEVAL" flag:"myproxy-retrieval" help:"retrieve the payload credential named by the job's credname/myproxy with myproxy-logon"`
 	MyProxyServer       string `envconfig:"MYPROXY_SERVER" flag:"myproxy-server" help:"MyProxy server (host or host:port) for jobs that name none"`
 	ShareProxy          bool   `envconfig:"SHARE_PROXY" flag:"share-proxy" help:"let a payload running as another account use a copy of the pilot's proxy"`
+	MonitorInterval     int    `envconfig:"MONITOR_INTERVAL" flag:"monitor-interval" help:"seconds between the payload checks (memory, disk, looping, wall time); 0 = Pilot 3's intervals (60 s, 900 s looping, 10 s wall time)"`
+	LoopingLimit        int    `envconfig:"LOOPING_LIMIT" flag:"looping-limit" help:"seconds the job directory may stay unmodified before the payload is killed as looping (1150)"`
 	Grace               int    `envconfig:"KILL_GRACE" flag:"kill-grace" help:"seconds between SIGTERM and SIGKILL when the payload is stopped"`
 }
 
@@ -93,6 +95,7 @@ func Defaults() Config {
 		StageinTimeout:     300,
 		FinalUpdateTimeout: 600,
 		Grace:              10,
+		LoopingLimit:       7200,
 	}
 }
 

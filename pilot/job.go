@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/pilot/server"
 )
 
@@ -53,11 +54,12 @@ type jobRun struct {
 	updatesSent int
 	payload     *payloadOutcome
 	kill        context.CancelCauseFunc
-	lastAck     time.Time     // last acknowledged update
-	debugOut    string        // output of an operator command, sent with the next update
-	debug       atomic.Bool   // the server keeps the job in debug mode
-	noCleanup   atomic.Bool   // the server asked to keep the job directory
-	wake        chan struct{} // re-arms the heartbeat timer
+	lastAck     time.Time       // last acknowledged update
+	debugOut    string          // output of an operator command, sent with the next update
+	debug       atomic.Bool     // the server keeps the job in debug mode
+	noCleanup   atomic.Bool     // the server asked to keep the job directory
+	wake        chan struct{}   // re-arms the heartbeat timer
+	monitor     *monitor.Runner // payload monitors, once the payload runs
 
 	tGetJob, tGot           time.Time
 	tStageIn, tStageInEnd   time.Time
@@ -371,6 +373,16 @@ func (r *jobRun) baseReport(state string) *jobdef.UpdateReport {
 		StartTime: r.startEpoch, MetaData: &meta, CoreCount: max(r.job.CoreCount, 1),
 		CPUConsumptionUnit: h.CPUUnit,
 	}
+	r.mu.Lock()
+	mr := r.monitor
+	r.mu.Unlock()
+	if mr != nil {
+		st := mr.Stats()
+		rep.MaxRSS, rep.MaxPSS, rep.AvgRSS, rep.AvgPSS = st.MaxRSS, st.MaxPSS, st.AvgRSS, st.AvgPSS
+		if st.CPUSeconds > 0 {
+			rep.CPUConsumptionTime, rep.CPUConversionFactor = st.CPUSeconds, 1.0
+		}
+	}
 	if r.debug.Load() {
 		r.mu.Lock()
 		rep.Stdout, r.debugOut = r.debugOut, ""
@@ -408,12 +420,12 @@ func (r *jobRun) finalReport() *jobdef.UpdateReport {
 			md := po.metaData
 			rep.MetaData = &md
 		}
-		if cpu := po.cpu.Seconds(); cpu > 0 && cpu < 1e9 {
-			rep.CPUConsumptionTime = int64(cpu + 0.5)
+		if cpu := int64(po.cpu.Seconds() + 0.5); cpu > rep.CPUConsumptionTime && cpu < 1e9 {
+			rep.CPUConsumptionTime = cpu
 			rep.CPUConversionFactor = 1.0
 		}
-		if po.maxRSS > 0 {
-			rep.MaxRSS = po.maxRSS / 1024
+		if kb := po.maxRSS / 1024; kb > rep.MaxRSS {
+			rep.MaxRSS = kb
 		}
 		if wall := po.wall.Seconds(); state == "finished" && wall > 0 {
 			rep.MeanCoreCount = float64(int((po.cpu.Seconds()/wall)*100+0.5)) / 100

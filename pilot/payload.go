@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
@@ -168,14 +169,56 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		return
 	}
 	r.log.WithField("pid", cmd.Pid()).Info("payload started")
+	mr := r.startMonitors(ctx, cmd)
 	r.update(ctx, "running")
 	res, err := cmd.Wait()
 	r.tPayloadEnd = r.p.now()
+	mr.stop()
 	if err != nil {
 		r.fail(jobdef.NewError(jobdef.PayloadExecutionException, "waiting for the payload", err))
 		return
 	}
 	r.interpret(ctx, res)
+}
+
+// monitors is the running set of payload monitors.
+type monitors struct {
+	runner *monitor.Runner
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (m *monitors) stop() {
+	m.cancel()
+	<-m.done
+}
+
+// startMonitors watches the payload tree (memory, looping, disk, stdout
+// size, wall time) until stop; the first failure stops the payload with
+// its code as the cause.
+func (r *jobRun) startMonitors(ctx context.Context, cmd *timedcmd.Cmd) *monitors {
+	opts := monitor.Options{PayloadStart: r.tPayload, Lifetime: r.p.Lifetime(),
+		LoopingLimit: time.Duration(r.p.Cfg.LoopingLimit) * time.Second}
+	if iv := time.Duration(r.p.Cfg.MonitorInterval) * time.Second; iv > 0 {
+		opts.LoopingInterval, opts.MemoryInterval, opts.DiskInterval, opts.WalltimeInterval = iv, iv, iv, iv
+	}
+	ms := monitor.Defaults(r.job, r.p.Queue, r.dir, opts)
+	m := &monitors{done: make(chan struct{})}
+	m.runner = &monitor.Runner{Monitors: ms, Log: r.log, Kill: func(pe *jobdef.PilotError) {
+		r.log.WithFields(logrus.Fields{"code": int(pe.Code), "diag": pe.Diag}).Warn("monitor stops the payload")
+		r.kill(pe)
+		go cmd.Stop(pe)
+	}}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.cancel = cancel
+	r.mu.Lock()
+	r.monitor = m.runner
+	r.mu.Unlock()
+	go func() {
+		defer close(m.done)
+		_ = m.runner.Run(mctx, cmd.Pid())
+	}()
+	return m
 }
 
 // interpret turns the payload's result and reports into the job's outcome.

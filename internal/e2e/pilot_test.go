@@ -366,3 +366,30 @@ func TestSecondSignalSkipsLogStageOut(t *testing.T) {
 		t.Fatalf("payload processes survive: %v", pids)
 	}
 }
+
+// The monitors stop a payload that uses more memory than the job asked for
+// (minRamCount x the queue's RSS grace): 1235.
+func TestMemoryMonitorKillsPayload(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	j := baseJob(3001, "x=$(head -c 120000000 /dev/zero | tr '\\0' a);", "sleep 120")
+	j["minRamCount"] = 20 // MB: with the default grace the limit is 40 MB
+	s.submit(j)
+	code, log := s.runPilot("--monitor-interval", "1")
+	got := s.job(3001)
+	if code != 0 || got.State != "failed" || got.PilotErrorCode != 1235 {
+		t.Fatalf("exit %d state %s code %d %s\n%s", code, got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
+	}
+}
+
+// A payload that touches no file for --looping-limit is killed as looping: 1150.
+func TestLoopingJobKilled(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	s.submit(baseJob(3002, "sleep", "120"))
+	code, log := s.runPilot("--monitor-interval", "1", "--looping-limit", "2")
+	got := s.job(3002)
+	if code != 0 || got.State != "failed" || got.PilotErrorCode != 1150 {
+		t.Fatalf("exit %d state %s code %d %s\n%s", code, got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
+	}
+}
