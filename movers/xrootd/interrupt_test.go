@@ -1,0 +1,64 @@
+package xrootd_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopilot/gopilot/internal/gridtest"
+	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/moverstest"
+	"github.com/gopilot/gopilot/movers/xrootd"
+)
+
+// TestPutInterrupted uploads a regular file through a proxy that stops forwarding the
+// upload after 1 MiB: timeout and cancel end xrdcp and leave no file on the server.
+func TestPutInterrupted(t *testing.T) {
+	r := startServer(t)
+	for _, mode := range []string{"timeout", "cancel"} {
+		t.Run(mode, func(t *testing.T) {
+			p := gridtest.StartUploadStallProxy(t, strings.TrimPrefix(r.x.RootURL, "root://"), movers.ChunkSize)
+			name := mode + ".dat"
+			src := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(src, moverstest.Data(16*movers.ChunkSize), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			direct := r.remoteURL(t, name)
+			via := "root://" + p.Addr + strings.TrimPrefix(direct, r.x.RootURL)
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			tr := movers.Transfer{Source: src, Destination: via}
+			want := jobdef.StageOutTimeout
+			if mode == "timeout" {
+				tr.Timeout = 500 * time.Millisecond
+			} else {
+				want = jobdef.SigTerm
+				go func() {
+					select {
+					case <-p.Started():
+						cancel(jobdef.NewError(jobdef.SigTerm, "test cancel", nil))
+					case <-ctx.Done():
+					}
+				}()
+			}
+			_, err := xrootd.New(xrootd.Options{}).Put(ctx, tr)
+			if jobdef.CodeOf(err) != want && codeOf(err) != want {
+				t.Fatalf("Put = %v, want code %d", err, want)
+			}
+			if b, err := r.readRemote(t, direct); err == nil {
+				t.Errorf("%d bytes left on the server after an interrupted upload", len(b))
+			}
+		})
+	}
+}
+
+func codeOf(err error) jobdef.ErrorCode {
+	if me, ok := err.(*movers.Error); ok {
+		return me.Code
+	}
+	return 0
+}
