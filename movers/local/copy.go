@@ -14,7 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
@@ -45,13 +48,15 @@ func (c *Copy) Name() string { return "copy" }
 func (c *Copy) Schemes() []string { return []string{"file"} }
 
 // Get copies t.Source to the local path t.Destination, creating missing directories.
-// A missing source is code 1331, a checksum mismatch 1171/1145, a timeout 1151.
+// A missing source is code 1331, a checksum mismatch 1171/1145, a timeout 1151, a full
+// file system 1098 (detected up front by reserving the expected size with fallocate).
 func (c *Copy) Get(ctx context.Context, t movers.Transfer) (movers.Result, error) {
 	return c.transfer(ctx, movers.OpGet, t, t.Source)
 }
 
 // Put copies the local file t.Source to t.Destination, creating missing directories (the
-// Rucio path). A missing source is code 1165, a checksum mismatch 1172/1141, a timeout 1152.
+// Rucio path). A missing source is code 1165, a checksum mismatch 1172/1141, a timeout 1152,
+// a full destination file system 1333.
 func (c *Copy) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) {
 	return c.transfer(ctx, movers.OpPut, t, t.Destination)
 }
@@ -161,6 +166,13 @@ func copyFile(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Reserve the space up front: a full file system fails now rather than near the end,
+	// and the writes that follow are steadier (measured on ext4).
+	if want := expectedSize(fi, t); want > 0 {
+		if err := unix.Fallocate(int(tmp.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, want); errors.Is(err, syscall.ENOSPC) {
+			return movers.Result{}, noSpace(op, remote, err)
+		}
+	}
 	// A FIFO or other pollable source blocks in Read; a deadline unblocks it on cancel.
 	stop := context.AfterFunc(ctx, func() { in.SetReadDeadline(time.Now()) })
 	defer stop()
@@ -172,6 +184,9 @@ func copyFile(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 		var pe *jobdef.PilotError
 		if errors.As(err, &pe) {
 			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: pe.Code, Err: err}
+		}
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return movers.Result{}, noSpace(op, remote, err)
 		}
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
 	}
@@ -191,6 +206,28 @@ func copyFile(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 	return res, nil
 }
 
+// expectedSize is the number of bytes the copy should produce: the expected size, else the
+// size of a regular source; 0 when unknown.
+func expectedSize(src fs.FileInfo, t movers.Transfer) int64 {
+	if t.Size > 0 {
+		return t.Size
+	}
+	if src.Mode().IsRegular() {
+		return src.Size()
+	}
+	return 0
+}
+
+// noSpace is the error for a full destination file system: 1098 NOLOCALSPACE when staging
+// in, 1333 NOREMOTESPACE when staging out. Not retryable.
+func noSpace(op, remote string, err error) *movers.Error {
+	code := jobdef.NoLocalSpace
+	if op == movers.OpPut {
+		code = jobdef.NoRemoteSpace
+	}
+	return &movers.Error{Op: op, URL: remote, Code: code, Err: err}
+}
+
 // finish syncs (optionally), closes and renames tmp to dst, unless ctx ended.
 func finish(ctx context.Context, op, remote string, tmp *os.File, dst string, sync bool) error {
 	fail := func(err error) error {
@@ -201,10 +238,16 @@ func finish(ctx context.Context, op, remote string, tmp *os.File, dst string, sy
 	}
 	if sync {
 		if err := tmp.Sync(); err != nil {
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+				return noSpace(op, remote, err)
+			}
 			return fail(err)
 		}
 	}
 	if err := tmp.Close(); err != nil {
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return noSpace(op, remote, err)
+		}
 		return fail(err)
 	}
 	if e := movers.ContextError(ctx, op, remote); e != nil {

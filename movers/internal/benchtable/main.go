@@ -27,7 +27,7 @@ import (
 func main() {
 	sizeFlag := flag.String("size", "1GiB", "file size (bytes, or with a unit: 64MiB, 1GiB, 1GB)")
 	dirFlag := flag.String("dir", os.TempDir(), "directory for the test files (its file system is measured)")
-	runsFlag := flag.Int("runs", 3, "rounds; the table shows the median of each method")
+	runsFlag := flag.Int("runs", 3, "rounds (the order of the methods rotates); the table shows the median of each method")
 	flag.Parse()
 	if err := run(context.Background(), *sizeFlag, *dirFlag, max(*runsFlag, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -61,24 +61,22 @@ func run(ctx context.Context, sizeArg, parent string, runs int) error {
 	times := map[string][]time.Duration{}
 	sums := map[string]string{}
 	var sumName string
-	for range runs {
-		for _, sync := range []bool{false, true} {
-			settle()
-			dst := filepath.Join(dir, "mover-dst")
-			start := time.Now()
-			res, err := (&local.Copy{Sync: sync}).Get(ctx, movers.Transfer{Source: src, Destination: dst, Size: size})
-			if err != nil {
-				return err
-			}
-			name := mover
-			if sync {
-				name = moverSync
-			}
-			times[name] = append(times[name], time.Since(start))
-			sums[name] = res.Checksum.Value
-			os.Remove(dst)
+	moverRun := func(sync bool) error {
+		dst := filepath.Join(dir, "mover-dst")
+		start := time.Now()
+		res, err := (&local.Copy{Sync: sync}).Get(ctx, movers.Transfer{Source: src, Destination: dst, Size: size})
+		if err != nil {
+			return err
 		}
-		settle()
+		name := mover
+		if sync {
+			name = moverSync
+		}
+		times[name] = append(times[name], time.Since(start))
+		sums[name] = res.Checksum.Value
+		return os.Remove(dst)
+	}
+	cpRun := func() error {
 		dst := filepath.Join(dir, "cp-dst")
 		start := time.Now()
 		if out, err := exec.CommandContext(ctx, "cp", "--", src, dst).CombinedOutput(); err != nil {
@@ -94,7 +92,17 @@ func run(ctx context.Context, sizeArg, parent string, runs int) error {
 		times[name] = append(times[name], sumTime)
 		times[total] = append(times[total], cpTime+sumTime)
 		sums[name], sums[total] = sum, sum
-		os.Remove(dst)
+		return os.Remove(dst)
+	}
+	steps := []func() error{func() error { return moverRun(false) }, func() error { return moverRun(true) }, cpRun}
+	for r := range runs {
+		// rotate the order so that no method is always first after the source was written
+		for i := range steps {
+			settle()
+			if err := steps[(r+i)%len(steps)](); err != nil {
+				return err
+			}
+		}
 	}
 
 	fmt.Printf("File size %d bytes (%.0f MiB) in %s; source in the page cache; median of %d rounds; MB = 10^6 bytes.\n\n",
