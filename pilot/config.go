@@ -66,6 +66,7 @@ type Config struct {
 	IdentityWrapper     string `envconfig:"IDENTITY_WRAPPER" flag:"identity-wrapper" help:"run payloads through this wrapper instead of switching identity directly, e.g. 'sudo -n -u {user} --'"`
 	MyProxyRetrieval    bool   `envconfig:"MYPROXY_RETRIEVAL" flag:"myproxy-retrieval" help:"retrieve the payload credential named by the job's credname/myproxy with myproxy-logon"`
 	MyProxyServer       string `envconfig:"MYPROXY_SERVER" flag:"myproxy-server" help:"MyProxy server (host or host:port) for jobs that name none"`
+	MyProxyServerDN     string `envconfig:"MYPROXY_SERVER_DN" flag:"myproxy-server-dn" help:"the MyProxy server's certificate DN, when it does not name the host dialled (MYPROXY_SERVER_DN)"`
 	ShareProxy          bool   `envconfig:"SHARE_PROXY" flag:"share-proxy" help:"let a payload running as another account use a copy of the pilot's proxy"`
 	MonitorInterval     int    `envconfig:"MONITOR_INTERVAL" flag:"monitor-interval" help:"seconds between the payload checks (memory, disk, looping, wall time); 0 = Pilot 3's intervals (60 s, 900 s looping, 10 s wall time)"`
 	LoopingLimit        int    `envconfig:"LOOPING_LIMIT" flag:"looping-limit" help:"seconds the job directory may stay unmodified before the payload is killed as looping (1150)"`

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/pilot/server"
 )
@@ -54,12 +55,14 @@ type jobRun struct {
 	updatesSent int
 	payload     *payloadOutcome
 	kill        context.CancelCauseFunc
-	lastAck     time.Time       // last acknowledged update
-	debugOut    string          // output of an operator command, sent with the next update
-	debug       atomic.Bool     // the server keeps the job in debug mode
-	noCleanup   atomic.Bool     // the server asked to keep the job directory
-	wake        chan struct{}   // re-arms the heartbeat timer
-	monitor     *monitor.Runner // payload monitors, once the payload runs
+	lastAck     time.Time        // last acknowledged update
+	debugOut    string           // output of an operator command, sent with the next update
+	debug       atomic.Bool      // the server keeps the job in debug mode
+	noCleanup   atomic.Bool      // the server asked to keep the job directory
+	wake        chan struct{}    // re-arms the heartbeat timer
+	monitor     *monitor.Runner  // payload monitors, once the payload runs
+	journal     *journal.Journal // nil when it could not be opened
+	lastState   string           // last state recorded in the journal
 
 	tGetJob, tGot           time.Time
 	tStageIn, tStageInEnd   time.Time
@@ -110,7 +113,10 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	} else if err := os.Mkdir(r.dir, 0o755); err != nil {
 		r.fail(jobdef.NewError(jobdef.MkdirFailed, "cannot create job directory "+r.dir, err))
 		res.stopPilot = r.firstError()
+	} else {
+		r.openJournal()
 	}
+	defer r.closeJournal()
 
 	// Heartbeats run for the whole job, until the final update.
 	hbDone := make(chan struct{})
@@ -127,7 +133,9 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 		r.update(jctx, "starting")
 		r.tStageIn = p.now()
 		r.log.WithField("files", len(job.Inputs)).Info("stage-in")
-		if err := p.Stager.StageIn(jctx, job, r.dir); err != nil {
+		err := p.Stager.StageIn(jctx, job, r.dir)
+		r.recordFiles(journal.In, job.Inputs)
+		if err != nil {
 			pe := r.stopCause(jctx, asPilotError(err, jobdef.StageInFailed))
 			r.fail(pe)
 			if context.Cause(jctx) == nil {
@@ -186,7 +194,9 @@ func (r *jobRun) stageOutOutputs(ctx context.Context) {
 		r.keepOutputs(files)
 		return
 	}
-	if err := r.p.Stager.StageOut(ctx, r.job, r.dir, files, outputActivities()); err != nil {
+	err := r.p.Stager.StageOut(ctx, r.job, r.dir, files, outputActivities())
+	r.recordFiles(journal.Out, r.job.Outputs)
+	if err != nil {
 		r.fail(r.stopCause(ctx, asPilotError(err, jobdef.StageOutFailed)))
 	}
 }
@@ -255,7 +265,9 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 		r.job.Log.Kind = jobdef.Log
 	}
 	r.log.WithField("lfn", r.job.LogFile).Info("stage-out of the log")
-	if err := r.p.Stager.StageOut(ctx, r.job, r.dir, []*jobdef.FileSpec{&r.job.Log}, logActivities()); err != nil {
+	err := r.p.Stager.StageOut(ctx, r.job, r.dir, []*jobdef.FileSpec{&r.job.Log}, logActivities())
+	r.recordFiles(journal.Log, []jobdef.FileSpec{r.job.Log})
+	if err != nil {
 		r.fail(asPilotError(err, jobdef.StageOutFailed))
 	}
 }
@@ -313,7 +325,12 @@ func (r *jobRun) update(ctx context.Context, state string) {
 	}
 	r.mu.Lock()
 	r.lastAck = r.p.now()
+	changed := state != r.lastState
+	r.lastState = state
 	r.mu.Unlock()
+	if changed {
+		r.record(journal.StateChange{State: state})
+	}
 	r.log.WithFields(logrus.Fields{"state": state, "command": reply.Command}).Debug("update sent")
 	r.handleCommands(ctx, reply)
 }
@@ -388,7 +405,7 @@ func (r *jobRun) baseReport(state string) *jobdef.UpdateReport {
 		rep.Stdout, r.debugOut = r.debugOut, ""
 		r.mu.Unlock()
 		if rep.Stdout == "" {
-			rep.Stdout = tailFile(filepath.Join(r.dir, PayloadStdout), 2048)
+			rep.Stdout = tailInDir(r.dir, PayloadStdout, 2048)
 		}
 	}
 	return rep
@@ -468,7 +485,9 @@ func (r *jobRun) pilotTiming() string {
 // until the server acknowledges it or ctx ends. It reports whether the
 // report was acknowledged.
 func (r *jobRun) sendFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
-	if dirExists(r.dir) {
+	if r.journal != nil {
+		r.record(journal.ReportBuilt{State: rep.State, Report: rep.LegacyJSON()})
+	} else if dirExists(r.dir) {
 		if b, err := json.MarshalIndent(rep.Legacy(), "", "  "); err == nil {
 			if err := writeFileSync(filepath.Join(r.dir, FinalReportFile), b); err != nil {
 				r.log.WithError(err).Warn("cannot save the final report")
@@ -479,6 +498,8 @@ func (r *jobRun) sendFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
 	for attempt := 1; ; attempt++ {
 		reply, err := r.p.Reporter.UpdateJob(ctx, rep)
 		if err == nil && (reply.StatusCode == 0 || reply.Has("tobekilled") || reply.Has("alreadydone")) {
+			r.record(journal.ReportAcked{StatusCode: reply.StatusCode, Command: reply.Command, Attempts: attempt})
+			r.closeJournal()
 			lg.WithField("attempts", attempt).Info("final update acknowledged")
 			return true
 		}
@@ -489,6 +510,58 @@ func (r *jobRun) sendFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
 		if !sleepCtx(ctx, jitter(time.Duration(min(attempt, 6))*5*time.Second)) {
 			lg.Error("giving up on the final update; it is kept in " + FinalReportFile)
 			return false
+		}
+	}
+}
+
+// openJournal starts the job's journal (journal.jsonl in the job directory).
+// A journal that cannot be opened is logged and the job goes on without it.
+func (r *jobRun) openJournal() {
+	j, err := journal.Open(r.dir, journal.Owner{Host: r.p.Host.Node, PilotID: r.p.Host.PilotID})
+	if err != nil {
+		r.log.WithError(err).Warn("no job journal")
+		return
+	}
+	r.journal = j
+	outs := make([]string, 0, len(r.job.Outputs))
+	for _, f := range r.job.Outputs {
+		outs = append(outs, f.LFN)
+	}
+	r.record(journal.Accepted{PandaID: r.job.PandaID, AttemptNr: r.job.AttemptNr, Queue: r.p.Cfg.Queue,
+		User: r.job.ProdUserID, WorkDir: r.dir, Server: r.p.ServerURL, Outputs: outs, LogFile: r.job.LogFile,
+		Fields: r.job.Raw})
+}
+
+func (r *jobRun) closeJournal() {
+	r.mu.Lock()
+	j := r.journal
+	r.journal = nil
+	r.mu.Unlock()
+	if j != nil {
+		if err := j.Close(); err != nil {
+			r.log.WithError(err).Warn("closing the job journal")
+		}
+	}
+}
+
+// record appends an event to the job's journal; a failure is logged.
+func (r *jobRun) record(ev journal.Event) {
+	r.mu.Lock()
+	j := r.journal
+	r.mu.Unlock()
+	if j == nil {
+		return
+	}
+	if _, err := j.Append(ev); err != nil {
+		r.log.WithError(err).Warn("job journal")
+	}
+}
+
+// recordFiles journals every transferred file of files.
+func (r *jobRun) recordFiles(dir journal.Direction, files []jobdef.FileSpec) {
+	for _, f := range files {
+		if f.Status == jobdef.StatusTransferred {
+			r.record(journal.FileStaged{Direction: dir, LFN: f.LFN, URL: f.SURL, Size: f.Size, Checksum: f.Checksum.String(), Mover: f.Mover})
 		}
 	}
 }
@@ -526,6 +599,11 @@ func tailFile(path string, n int64) string {
 		return ""
 	}
 	defer f.Close()
+	return tailOf(f, n)
+}
+
+// tailOf returns at most n bytes from the end of f, from a line start.
+func tailOf(f *os.File, n int64) string {
 	st, err := f.Stat()
 	if err != nil {
 		return ""
@@ -542,6 +620,22 @@ func tailFile(path string, n int64) string {
 		}
 	}
 	return s
+}
+
+// tailInDir is tailFile for a file inside dir, opened through an os.Root so
+// that a symbolic link out of dir is not followed.
+func tailInDir(dir, name string, n int64) string {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return ""
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	return tailOf(f, n)
 }
 
 // writeFileSync writes data to path atomically (temporary file, fsync, rename).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path"
@@ -18,6 +19,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/timedcmd"
 )
@@ -169,11 +171,22 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		return
 	}
 	r.log.WithField("pid", cmd.Pid()).Info("payload started")
+	if ps, err := journal.NewPayloadStarted(cmd.Pid(), cmd.Pgid()); err == nil {
+		r.record(ps)
+	}
 	mr := r.startMonitors(ctx, cmd)
 	r.update(ctx, "running")
 	res, err := cmd.Wait()
 	r.tPayloadEnd = r.p.now()
 	mr.stop()
+	if res != nil {
+		cause := ""
+		if res.Cause != nil {
+			cause = res.Cause.Error()
+		}
+		r.record(journal.PayloadEnded{PID: cmd.Pid(), ExitCode: res.ExitCode, Signal: int(res.Signal),
+			CPUSeconds: (res.UserCPU + res.SysCPU).Seconds(), WallSeconds: res.Duration().Seconds(), MaxRSSBytes: res.MaxRSS, Cause: cause})
+	}
 	if err != nil {
 		r.fail(jobdef.NewError(jobdef.PayloadExecutionException, "waiting for the payload", err))
 		return
@@ -237,7 +250,7 @@ func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
 	}
 	lg.Info("payload ended")
 
-	if b, err := os.ReadFile(filepath.Join(r.dir, JobReportFile)); err == nil {
+	if b, err := readInDir(r.dir, JobReportFile, maxReportSize); err == nil {
 		po.metaData = string(b)
 		var jr struct {
 			ExitCode *int   `json:"exitCode"`
@@ -248,7 +261,7 @@ func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
 			po.exeErrorDiag = jr.ExitMsg
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(r.dir, PayloadErrorReport)); err == nil {
+	if b, err := readInDir(r.dir, PayloadErrorReport, maxReportSize); err == nil {
 		var er struct {
 			Code int    `json:"error_code"`
 			Diag string `json:"error_diag"`
@@ -276,6 +289,26 @@ func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
 	case po.exeErrorCode != 0:
 		r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, po.exeErrorDiag, nil))
 	}
+}
+
+// maxReportSize bounds the payload reports the pilot reads.
+const maxReportSize = 16 << 20
+
+// readInDir reads at most max bytes of the file name inside dir. The file is
+// opened through an os.Root, so a symbolic link the payload left that points
+// outside dir is refused: the pilot may run as root while the payload did not.
+func readInDir(dir, name string, max int64) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // errorLine picks the last line of stderr that looks like an error message.

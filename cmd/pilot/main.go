@@ -6,6 +6,7 @@
 //
 //	pilot [flags]                      pull jobs from the server (Pilot 3's command line)
 //	pilot exec --job FILE [flags]      run one payload offline from a job file
+//	pilot inspect [--workdir DIR] [PANDAID...]   print the journals of the jobs in a work directory
 //
 // main only reads the configuration, wires the parts together, handles
 // signals and turns the outcome into the exit code.
@@ -49,11 +50,13 @@ func run(args []string, stderr io.Writer) int {
 	}
 	switch mode {
 	case "pull", "exec":
+	case "inspect":
+		return inspect(args, os.Stdout, stderr)
 	case "version":
 		fmt.Fprintln(stderr, "gopilot", pilot.Version)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pilot: unknown command %q (want exec, version, or flags for pull mode)\n", mode)
+		fmt.Fprintf(stderr, "pilot: unknown command %q (want exec, inspect, version, or flags for pull mode)\n", mode)
 		return 2
 	}
 

@@ -174,7 +174,7 @@ func setupIdentity(p *pilot.Pilot) error {
 	proxy, _ := credentials.FindProxy(c.CACert, os.Getenv, os.Getuid())
 	sw, err := identity.New(identity.Options{
 		PayloadUser: c.PayloadUser, GridMapfile: c.GridMapfile, PoolLeaseDir: c.PoolLeaseDir,
-		Wrapper: c.IdentityWrapper, MyProxy: c.MyProxyRetrieval, MyProxyServer: c.MyProxyServer,
+		Wrapper: c.IdentityWrapper, MyProxy: c.MyProxyRetrieval, MyProxyServer: c.MyProxyServer, MyProxyServerDN: c.MyProxyServerDN,
 		ShareProxy: c.ShareProxy, PilotProxy: proxy, CADir: credentials.FindCADir(c.CAPath, os.Getenv),
 		Log: p.Log,
 	})

@@ -393,3 +393,26 @@ func TestLoopingJobKilled(t *testing.T) {
 		t.Fatalf("exit %d state %s code %d %s\n%s", code, got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
 	}
 }
+
+// Every job keeps a journal; `pilot inspect` prints it.
+func TestJournalAndInspect(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	out := baseJob(3101, "echo", "'journaled output' > e2e.journal.txt")
+	out["outFiles"] = "e2e.journal.txt," + out["logFile"].(string)
+	out["scopeOut"], out["realDatasets"], out["ddmEndPointOut"] = "e2e", "e2e.out,e2e.log", "E2E_DISK,E2E_DISK"
+	s.submit(out)
+	code, log := s.runPilot("--cleanup=false")
+	if code != 0 || s.job(3101).State != "finished" {
+		t.Fatalf("exit %d\n%s", code, log)
+	}
+	b, err := execCommand("inspect", "--workdir", s.work, "3101").CombinedOutput()
+	if err != nil {
+		t.Fatalf("inspect: %v\n%s", err, b)
+	}
+	for _, want := range []string{"3101", "starting", "running", "e2e.journal.txt", "ad:", "finished"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, b)
+		}
+	}
+}
