@@ -14,9 +14,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,7 +35,9 @@ import (
 	"github.com/gopilot/gopilot/internal/logx"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/davs"
 	"github.com/gopilot/gopilot/movers/local"
+	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
 )
 
@@ -234,7 +238,15 @@ func envOr(k, def string) string {
 	return def
 }
 
-// newRegistry builds the movers this binary offers.
-func newRegistry() (*movers.Registry, error) {
-	return movers.NewRegistry(local.NewCopy(), local.NewSymlink())
+// newRegistry builds the movers this binary offers. The davs mover uses
+// the same TLS client configuration (proxy, CA directory) and headers
+// (tokens) as the server client; mv follows the queue's catchall.
+func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, lg logrus.FieldLogger) (*movers.Registry, error) {
+	return movers.NewRegistry(
+		local.NewCopy(),
+		local.NewSymlink(),
+		local.NewMv(local.MvOptions{FinalDestination: q != nil && q.CatchallHas("mv_final_destination")}),
+		xrootd.New(xrootd.Options{Log: lg}),
+		davs.New(davs.Options{TLSConfig: tlsConf, Header: hdr, Log: lg}),
+	)
 }

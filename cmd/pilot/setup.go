@@ -83,7 +83,7 @@ func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redact
 		p.Log.WithError(err).Warn("no storage data: stage-in and stage-out through RSEs will fail")
 		sd = jobdef.StorageData{}
 	}
-	return finishSetup(p, q, sd)
+	return finishSetup(p, q, sd, tr.TLSClientConfig, hdr)
 }
 
 // transport builds the HTTP transport for the server: for https, the X.509
@@ -162,7 +162,7 @@ func setupOffline(ctx context.Context, p *pilot.Pilot, jobFile, queuedataFile, s
 			return err
 		}
 	}
-	return finishSetup(p, q, sd)
+	return finishSetup(p, q, sd, nil, nil)
 }
 
 // setupIdentity builds the identity switcher when an identity option is set.
@@ -187,11 +187,11 @@ func setupIdentity(p *pilot.Pilot) error {
 
 // finishSetup builds what pull and offline mode share: the payload identity
 // switcher and the stager with its movers.
-func finishSetup(p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData) error {
+func finishSetup(p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData, tlsConf *tls.Config, hdr http.Header) error {
 	if err := setupIdentity(p); err != nil {
 		return err
 	}
-	reg, err := newRegistry()
+	reg, err := newRegistry(tlsConf, hdr, q, p.Log)
 	if err != nil {
 		return err
 	}
