@@ -98,8 +98,9 @@ var (
 // copying (the Stager reads the local file itself only when a mover reports none).
 //
 // The outcome is recorded in each FileSpec (Status, StatusCode, SURL, TURL, Mover,
-// LocalPath; for outputs also GUID, Size, Checksum and DDMEndpoint). A Stager is used for
-// one job at a time; its fields must not change while a stage runs.
+// LocalPath; for outputs also GUID, Size, Checksum and DDMEndpoint). The methods do not
+// modify the Stager, so it may serve several jobs at once as long as its fields stay
+// unchanged.
 type Stager struct {
 	Registry *Registry
 	// Queue provides acopytools, astorages and the input size limits; nil means every
