@@ -164,7 +164,7 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		}
 	}
 	r.tPayload = r.p.now()
-	cmd, err := timedcmd.Start(ctx, spec)
+	cmd, err := r.p.Runner.Start(ctx, spec)
 	if err != nil {
 		r.tPayloadEnd = r.p.now()
 		r.fail(jobdef.NewError(jobdef.PayloadExecutionFailure, "cannot start the payload", err))

@@ -19,6 +19,7 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/server"
+	"github.com/gopilot/gopilot/timedcmd"
 )
 
 // JobSource hands out jobs: the PanDA server (getJob) or a job file.
@@ -62,6 +63,10 @@ type Pilot struct {
 	Fetch Downloader
 	// Identity, when non-nil, runs payloads as another local account.
 	Identity IdentitySwitcher
+	// Runner starts payloads; a subreaper Runner also finds and kills
+	// descendants that escaped the payload's session. nil means timedcmd's
+	// package-level Start.
+	Runner *timedcmd.Runner
 	// Queue is the queue description; nil in offline mode without queue data.
 	Queue *jobdef.QueueData
 	// Workdir is the directory in which job directories are created.

@@ -39,6 +39,7 @@ import (
 	"github.com/gopilot/gopilot/movers/local"
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
+	"github.com/gopilot/gopilot/timedcmd"
 )
 
 func main() {
@@ -124,9 +125,18 @@ func run(args []string, stderr io.Writer) int {
 	ctx, hurry, stop := signalContext(lg)
 	defer stop()
 
+	// The pilot is a child subreaper: payload descendants that escape by
+	// double fork re-parent to it and are killed with the payload.
+	runner, err := timedcmd.NewRunner(timedcmd.RunnerOptions{Subreaper: true, Logger: lg})
+	if err != nil {
+		lg.WithError(err).Warn("no subreaper: escaped payload descendants are found by their session only")
+		runner = nil
+	} else {
+		defer runner.Close()
+	}
 	p := &pilot.Pilot{
 		Cfg: cfg, Log: lg, Workdir: workdir, LogFile: logFile, Start: start,
-		Host: hostInfo(cfg), Hurry: hurry,
+		Host: hostInfo(cfg), Hurry: hurry, Runner: runner,
 	}
 	lg.WithFields(logrus.Fields{"version": pilot.Version, "mode": mode, "workdir": workdir, "pid": os.Getpid()}).Info("gopilot starting")
 	lg.WithField("config", cfg.Redacted()).Debug("effective configuration")

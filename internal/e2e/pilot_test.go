@@ -416,3 +416,18 @@ func TestJournalAndInspect(t *testing.T) {
 		}
 	}
 }
+
+// A payload that leaves a daemon behind (double fork into a new session)
+// does not leave it running: the pilot is a subreaper and kills the tree.
+func TestEscapedDaemonKilled(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, queueJSON(60, ""))
+	s.submit(baseJob(3201, "(setsid sleep 304 > /dev/null 2>&1 &);", "true"))
+	code, log := s.runPilot()
+	if j := s.job(3201); code != 0 || j.State != "finished" {
+		t.Fatalf("exit %d state %s\n%s", code, j.State, log)
+	}
+	if pids := processesWithArg("sleep 304", s.work); len(pids) > 0 {
+		t.Fatalf("escaped daemon survives: %v", pids)
+	}
+}
