@@ -1,0 +1,564 @@
+package gfal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/timedcmd"
+)
+
+// Defaults of Options.
+const (
+	DefaultPythonBin        = "/usr/bin/python3"
+	DefaultConnectionWindow = 10 * time.Second
+	DefaultConnectionRetry  = 1
+	DefaultGrace            = 3 * time.Second
+	// toolMargin is added to the -t timeout given to gfal-copy so that the mover's own
+	// deadline (and its cause) ends the transfer first.
+	toolMargin     = 5 * time.Second
+	cleanupTimeout = 60 * time.Second
+	tailBytes      = 16 << 10
+)
+
+// Options configures a Gfal mover. The zero value is usable.
+type Options struct {
+	// Copy, Sum and Rm are the tools; empty means "gfal-copy", "gfal-sum" and "gfal-rm",
+	// looked up in the PATH of the tools' environment.
+	Copy, Sum, Rm string
+	// Env is the tools' base environment; nil means this process's environment as it is
+	// when New is called. Transfer.Env is added for each transfer (it wins).
+	Env []string
+	// PythonBin becomes GFAL_PYTHONBIN unless the environment sets it; empty means
+	// DefaultPythonBin when that file exists.
+	PythonBin string
+	// ConnectionWindow and ConnectionRetry become XRD_CONNECTIONWINDOW and
+	// XRD_CONNECTIONRETRY (for the xrootd plugin) unless the environment sets them; zero
+	// means the defaults above.
+	ConnectionWindow time.Duration
+	ConnectionRetry  int
+	// ExtraArgs are added to every gfal-copy command line before the URLs (e.g. "-D",
+	// "S3:ALTERNATE=true").
+	ExtraArgs []string
+	// Grace is the time a tool gets between SIGTERM and SIGKILL when stopped; zero means
+	// DefaultGrace.
+	Grace time.Duration
+	// Runner starts the tools; nil uses timedcmd's package-level functions.
+	Runner *timedcmd.Runner
+	// Log receives a debug entry per tool run and warnings; nil discards.
+	Log logrus.FieldLogger
+}
+
+// Gfal is the "gfal" mover. It is safe for concurrent use.
+type Gfal struct {
+	cp, sum, rm string
+	env         []string
+	extra       []string
+	grace       time.Duration
+	runner      *timedcmd.Runner
+	log         logrus.FieldLogger
+
+	mu         sync.Mutex
+	noChecksum map[string]bool // scheme://host:port that cannot compute checksums
+}
+
+// New returns a Gfal mover configured by opts.
+func New(opts Options) *Gfal {
+	g := &Gfal{cp: opts.Copy, sum: opts.Sum, rm: opts.Rm, extra: append([]string(nil), opts.ExtraArgs...),
+		grace: opts.Grace, runner: opts.Runner, log: opts.Log, noChecksum: map[string]bool{}}
+	if g.cp == "" {
+		g.cp = "gfal-copy"
+	}
+	if g.sum == "" {
+		g.sum = "gfal-sum"
+	}
+	if g.rm == "" {
+		g.rm = "gfal-rm"
+	}
+	if g.grace <= 0 {
+		g.grace = DefaultGrace
+	}
+	if g.log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		g.log = l
+	}
+	env := opts.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	window, retry := opts.ConnectionWindow, opts.ConnectionRetry
+	if window <= 0 {
+		window = DefaultConnectionWindow
+	}
+	if retry <= 0 {
+		retry = DefaultConnectionRetry
+	}
+	defaults := []string{
+		"XRD_CONNECTIONWINDOW=" + strconv.Itoa(max(1, int(window/time.Second))),
+		"XRD_CONNECTIONRETRY=" + strconv.Itoa(retry),
+	}
+	py := opts.PythonBin
+	if py == "" {
+		if fi, err := os.Stat(DefaultPythonBin); err == nil && !fi.IsDir() {
+			py = DefaultPythonBin
+		}
+	}
+	if py != "" {
+		defaults = append(defaults, "GFAL_PYTHONBIN="+py)
+	}
+	g.env = mergeEnv(env, defaults, false)
+	return g
+}
+
+// Name returns "gfal".
+func (g *Gfal) Name() string { return "gfal" }
+
+// Schemes returns the URL schemes gfal2 plugins commonly handle.
+func (g *Gfal) Schemes() []string {
+	return []string{"root", "xroot", "roots", "davs", "dav", "https", "http", "srm", "gsiftp", "s3", "s3s"}
+}
+
+// Check runs "gfal-copy --version": it fails when the tool is missing or its Python cannot
+// import the gfal2 bindings.
+func (g *Gfal) Check(ctx context.Context) error {
+	res, err := g.run(ctx, []string{g.cp, "--version"}, nil, 60*time.Second)
+	if err != nil {
+		return fmt.Errorf("gfal mover: %w", err)
+	}
+	if !res.Success() {
+		return fmt.Errorf("gfal mover: %s --version failed (exit %d): %s", g.cp, res.ExitCode, clip(outputOf(res), 300))
+	}
+	return nil
+}
+
+// Get downloads t.Source to the local path t.Destination with gfal-copy into a temporary
+// file next to it, computes the checksum of the result and renames it into place after the
+// size and the expected checksum are verified (mismatch 1171/1145). A missing source is
+// 1331, a timeout 1151; see Classify.
+func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error) {
+	start := time.Now()
+	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
+	defer cancel()
+	op, remote := movers.OpGet, t.Source
+	if e := movers.ContextError(ctx, op, remote); e != nil {
+		return movers.Result{}, e
+	}
+	if err := g.checkURL(remote); err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
+	}
+	dst, err := movers.LocalPath(t.Destination)
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("destination: %w", err)}
+	}
+	typ := t.ChecksumType()
+	if movers.NewHasher(typ) == nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
+	}
+	tmp, err := createTemp(dst, "gfal")
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmpName)
+		}
+	}()
+	args := g.copyArgs(ctx, "", remote, movers.FileURL(tmpName))
+	res, err := g.run(ctx, args, t.Env, 0)
+	if err := g.failure(ctx, op, remote, res, err); err != nil {
+		return movers.Result{}, err
+	}
+	sum, err := movers.ChecksumOf(ctx, tmpName, typ)
+	if err != nil {
+		if e := movers.ContextError(ctx, op, remote); e != nil {
+			return movers.Result{}, e
+		}
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.ChecksumCalcFailure, Retryable: true, Err: err}
+	}
+	fi, err := os.Stat(tmpName)
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	result := movers.Result{Bytes: fi.Size(), Checksum: sum}
+	if t.Size > 0 && result.Bytes != t.Size {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("size mismatch: expected %d bytes, transferred %d", t.Size, result.Bytes)}
+	}
+	if err := movers.Verify(op, remote, t, result); err != nil {
+		return movers.Result{}, err
+	}
+	if e := movers.ContextError(ctx, op, remote); e != nil {
+		return movers.Result{}, e
+	}
+	if err := os.Chmod(tmpName, 0o644); err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	if err := os.Rename(tmpName, dst); err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	ok = true
+	result.Duration, result.Mover, result.URL = time.Since(start), g.Name(), remote
+	return result, nil
+}
+
+// Put uploads the local file t.Source to t.Destination with gfal-copy (see the package
+// documentation). A missing source is 1165, a checksum mismatch 1172/1141, a timeout 1152.
+// A source that is not a regular file (a pipe) is first copied to a temporary file next to
+// it.
+func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) {
+	start := time.Now()
+	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
+	defer cancel()
+	op, remote := movers.OpPut, t.Destination
+	if e := movers.ContextError(ctx, op, remote); e != nil {
+		return movers.Result{}, e
+	}
+	if err := g.checkURL(remote); err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
+	}
+	src, err := movers.LocalPath(t.Source)
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
+	}
+	typ := t.ChecksumType()
+	if movers.NewHasher(typ) == nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		code := movers.GenericCode(op)
+		if errors.Is(err, fs.ErrNotExist) {
+			code = movers.MissingCode(op)
+		}
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: code, Err: err}
+	}
+	fi, err := in.Stat()
+	if err != nil {
+		in.Close()
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	if fi.IsDir() {
+		in.Close()
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source %s is a directory", src)}
+	}
+	if fi.Mode().IsRegular() && t.Size > 0 && fi.Size() != t.Size {
+		in.Close()
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
+			Err: fmt.Errorf("size mismatch: expected %d bytes, source %s has %d", t.Size, src, fi.Size())}
+	}
+	// The local checksum: of the file, or of a pipe while it is copied to a regular file.
+	var local jobdef.Checksum
+	if fi.Mode().IsRegular() {
+		in.Close()
+		local, err = movers.ChecksumOf(ctx, src, typ)
+	} else {
+		var spooled string
+		spooled, local, err = spool(ctx, in, src, typ)
+		in.Close()
+		if err == nil {
+			defer os.Remove(spooled)
+			src = spooled
+			fi, err = os.Stat(spooled)
+		}
+	}
+	if err != nil {
+		if e := movers.ContextError(ctx, op, remote); e != nil {
+			return movers.Result{}, e
+		}
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.ChecksumCalcFailure, Retryable: true, Err: err}
+	}
+	result := movers.Result{Bytes: fi.Size(), Checksum: local}
+	if err := movers.Verify(op, remote, t, result); err != nil {
+		return movers.Result{}, err // nothing was sent
+	}
+	verify := ""
+	if typ == jobdef.Adler32 && !g.skipsChecksum(remote) {
+		verify = "ADLER32:" + local.Value
+	}
+	res, err := g.run(ctx, g.copyArgs(ctx, verify, movers.FileURL(src), remote), t.Env, 0)
+	ferr := g.failure(ctx, op, remote, res, err)
+	if ferr != nil && verify != "" && ctx.Err() == nil && res != nil && checksumUnsupported(outputOf(res)) {
+		g.log.WithField("endpoint", endpoint(remote)).Info("storage cannot compute checksums: uploading without gfal's checksum verification")
+		g.markNoChecksum(remote)
+		res, err = g.run(ctx, g.copyArgs(ctx, "", movers.FileURL(src), remote), t.Env, 0)
+		ferr = g.failure(ctx, op, remote, res, err)
+	}
+	if ferr != nil {
+		g.cleanup(ctx, remote, t.Env)
+		return movers.Result{}, ferr
+	}
+	result.Duration, result.Mover, result.URL = time.Since(start), g.Name(), remote
+	return result, nil
+}
+
+// spool copies a pipe to a temporary file next to src and returns its path and checksum;
+// the copy stops when ctx ends.
+func spool(ctx context.Context, in *os.File, src string, typ jobdef.ChecksumType) (string, jobdef.Checksum, error) {
+	tmp, err := createTemp(src, "spool")
+	if err != nil {
+		return "", jobdef.Checksum{}, err
+	}
+	stop := context.AfterFunc(ctx, func() { in.SetReadDeadline(time.Now()) })
+	_, sum, err := movers.CopyChecksum(ctx, tmp, in, typ)
+	stop()
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", jobdef.Checksum{}, err
+	}
+	return tmp.Name(), sum, nil
+}
+
+// copyArgs builds the gfal-copy command line; verify is "" or "ADLER32:<value>".
+func (g *Gfal) copyArgs(ctx context.Context, verify, src, dst string) []string {
+	args := []string{g.cp, "--verbose", "-f", "-p"}
+	if dl, ok := ctx.Deadline(); ok {
+		secs := int64(math.Ceil((time.Until(dl) + toolMargin).Seconds()))
+		args = append(args, "-t", strconv.FormatInt(max(secs, 1), 10))
+	}
+	if verify != "" {
+		args = append(args, "-K", verify)
+	}
+	args = append(args, g.extra...)
+	return append(args, src, dst)
+}
+
+func (g *Gfal) skipsChecksum(raw string) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.noChecksum[endpoint(raw)]
+}
+
+func (g *Gfal) markNoChecksum(raw string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.noChecksum[endpoint(raw)] = true
+}
+
+// endpoint returns "scheme://host" of a URL (the unit of checksum support).
+func endpoint(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
+}
+
+// cleanup removes a failed upload (best effort, own deadline).
+func (g *Gfal) cleanup(ctx context.Context, remote string, extra []string) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := g.remove(cctx, remote, extra); err != nil {
+		g.log.WithError(err).WithField("url", redact(remote)).Warn("could not remove a failed upload")
+	}
+}
+
+// Remove deletes the remote file url with gfal-rm. A file that does not exist is not an
+// error.
+func (g *Gfal) Remove(ctx context.Context, rawURL string) error { return g.remove(ctx, rawURL, nil) }
+
+func (g *Gfal) remove(ctx context.Context, rawURL string, extra []string) error {
+	if err := g.checkURL(rawURL); err != nil {
+		return err
+	}
+	res, err := g.run(ctx, []string{g.rm, rawURL}, extra, 0)
+	if err != nil {
+		return err
+	}
+	if res.Success() {
+		return nil
+	}
+	out := outputOf(res)
+	low := strings.ToLower(out)
+	if strings.Contains(out, "MISSING") || strings.Contains(low, "no such file or directory") {
+		return nil
+	}
+	if res.Cause != nil {
+		return fmt.Errorf("gfal-rm %s: %w", redact(rawURL), res.Cause)
+	}
+	return fmt.Errorf("gfal-rm %s: exit %d: %s", redact(rawURL), res.ExitCode, clip(out, 300))
+}
+
+// RemoteChecksum asks the storage for the checksum of url with "gfal-sum URL TYPE". A
+// storage that cannot compute it gives a *jobdef.PilotError with code 1242.
+func (g *Gfal) RemoteChecksum(ctx context.Context, rawURL string, t jobdef.ChecksumType) (jobdef.Checksum, error) {
+	if t == "" {
+		t = jobdef.Adler32
+	}
+	if err := g.checkURL(rawURL); err != nil {
+		return jobdef.Checksum{}, err
+	}
+	res, err := g.run(ctx, []string{g.sum, rawURL, strings.ToUpper(string(t))}, nil, 0)
+	if err != nil {
+		return jobdef.Checksum{}, err
+	}
+	out := outputOf(res)
+	if !res.Success() {
+		code, _ := Classify(movers.OpGet, out)
+		if res.Cause != nil {
+			return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %v", redact(rawURL), res.Cause), res.Cause)
+		}
+		return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %s", redact(rawURL), clip(out, 300)), nil)
+	}
+	sum, ok := ParseSum(string(res.StdoutTail), t)
+	if !ok {
+		return jobdef.Checksum{}, fmt.Errorf("no checksum in gfal-sum output %q", clip(out, 200))
+	}
+	return sum, nil
+}
+
+// run runs one tool; timeout 0 means none beyond ctx.
+func (g *Gfal) run(ctx context.Context, args, extra []string, timeout time.Duration) (*timedcmd.Result, error) {
+	spec := timedcmd.Spec{Path: args[0], Args: args, Env: mergeEnv(g.env, extra, true), Timeout: timeout,
+		TailBytes: tailBytes, Grace: g.grace}
+	res, err := g.runner.Run(ctx, spec)
+	if res != nil {
+		g.log.WithFields(logrus.Fields{"tool": args[0], "exit": res.ExitCode, "seconds": res.Duration().Seconds()}).Debug("gfal tool finished")
+	}
+	return res, err
+}
+
+// failure turns a tool run into the mover's error, nil when it succeeded.
+func (g *Gfal) failure(ctx context.Context, op, remote string, res *timedcmd.Result, err error) error {
+	if e := movers.ContextError(ctx, op, remote); e != nil {
+		return e
+	}
+	if err != nil {
+		var se *timedcmd.StartError
+		if errors.As(err, &se) {
+			return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("cannot run gfal-copy: %w", err)}
+		}
+		return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	if res.Success() {
+		return nil
+	}
+	out := outputOf(res)
+	code, retry := Classify(op, out)
+	msg := fmt.Sprintf("gfal-copy exit %d: %s", res.ExitCode, clip(lastLines(out, 3), 400))
+	if res.Signal != 0 {
+		msg = fmt.Sprintf("gfal-copy killed by %s: %s", res.Signal, clip(lastLines(out, 3), 400))
+	}
+	return &movers.Error{Op: op, URL: remote, Code: code, Retryable: retry, Err: errors.New(msg)}
+}
+
+// checkURL accepts URLs of the schemes in Schemes with a host (file URLs are the local
+// side only).
+func (g *Gfal) checkURL(raw string) error {
+	sch := movers.Scheme(raw)
+	ok := false
+	for _, s := range g.Schemes() {
+		ok = ok || s == sch
+	}
+	if !ok {
+		return fmt.Errorf("%q is not a URL the gfal mover handles", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("bad URL %q: %w", redact(raw), err)
+	}
+	if u.Host == "" || u.Opaque != "" || strings.Trim(u.Path, "/") == "" {
+		return fmt.Errorf("URL %q has no host or file path", redact(raw))
+	}
+	return nil
+}
+
+// redact drops the query (it may carry tokens) and user information from a URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable URL>"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
+}
+
+// outputOf returns the tool's output tails, stderr last.
+func outputOf(res *timedcmd.Result) string {
+	if res == nil {
+		return ""
+	}
+	return strings.TrimSpace(string(res.StdoutTail) + "\n" + string(res.StderrTail))
+}
+
+// lastLines returns the last n non-empty lines of s, joined by " | ".
+func lastLines(s string, n int) string {
+	var out []string
+	lines := strings.Split(s, "\n")
+	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			out = append([]string{l}, out...)
+		}
+	}
+	return strings.Join(out, " | ")
+}
+
+// clip returns at most the last n bytes of s, prefixed with "..." when cut.
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
+
+// createTemp creates the directory of path if needed and an empty temporary file next to
+// it named ".<base>.<kind>-<random>".
+func createTemp(path, kind string) (*os.File, error) {
+	dir, base := filepath.Split(path)
+	if base == "" {
+		return nil, fmt.Errorf("%q has no file name", path)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if len(base) > 200 {
+		base = base[:200]
+	}
+	return os.CreateTemp(dir, "."+base+"."+kind+"-*")
+}
+
+// mergeEnv returns base with the variables of add; when override is false a variable
+// already in base keeps its value.
+func mergeEnv(base, add []string, override bool) []string {
+	out := make([]string, 0, len(base)+len(add))
+	idx := make(map[string]int, len(base)+len(add))
+	put := func(kv string, replace bool) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			if replace {
+				out[i] = kv
+			}
+			return
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	for _, kv := range base {
+		put(kv, true)
+	}
+	for _, kv := range add {
+		put(kv, override)
+	}
+	return out
+}
