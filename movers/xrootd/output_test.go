@@ -154,3 +154,10 @@ func TestMergeEnv(t *testing.T) {
 		t.Errorf("override: %v", got)
 	}
 }
+
+func TestRedactArgs(t *testing.T) {
+	got := redactArgs([]string{"xrdcp", "root://h//f?authz=secret", "/tmp/a?b"})
+	if got != "xrdcp root://h//f?<redacted> /tmp/a?b" {
+		t.Errorf("redactArgs = %q", got)
+	}
+}

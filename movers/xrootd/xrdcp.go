@@ -479,10 +479,22 @@ func (m *Xrdcp) runSpec(ctx context.Context, spec timedcmd.Spec) (*timedcmd.Resu
 	spec.Grace = m.grace
 	res, err := m.runner.Run(ctx, spec)
 	if res != nil {
-		m.log.WithFields(logrus.Fields{"argv": strings.Join(spec.Args, " "), "exit": res.ExitCode,
+		m.log.WithFields(logrus.Fields{"argv": redactArgs(spec.Args), "exit": res.ExitCode,
 			"seconds": res.Duration().Seconds()}).Debug("xrootd tool finished")
 	}
 	return res, err
+}
+
+// redactArgs joins argv for a log, dropping URL queries (they may carry tokens).
+func redactArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if q := strings.IndexByte(a, '?'); q >= 0 && strings.Contains(a, "://") {
+			a = a[:q] + "?<redacted>"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // failure turns a tool run into the mover's error, nil when it succeeded.
