@@ -36,6 +36,7 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/movers/davs"
+	"github.com/gopilot/gopilot/movers/gfal"
 	"github.com/gopilot/gopilot/movers/local"
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
@@ -257,6 +258,7 @@ func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, lg l
 		local.NewSymlink(),
 		local.NewMv(local.MvOptions{FinalDestination: q != nil && q.CatchallHas("mv_final_destination")}),
 		xrootd.New(xrootd.Options{Log: lg}),
+		gfal.New(gfal.Options{Log: lg}),
 		davs.New(davs.Options{TLSConfig: tlsConf, Header: hdr, Log: lg}),
 	)
 }
