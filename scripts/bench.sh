@@ -16,6 +16,9 @@ if [ -d movers/internal/benchtable ]; then
   go run ./movers/internal/benchtable ${BENCH_COPY_SIZE:+-size "$BENCH_COPY_SIZE"}
   echo
 fi
+echo "## grid movers vs curl, xrdcp and gfal-copy (${BENCH_GRID_SIZE:-256MiB})"
+go run ./internal/gridtest/benchtable ${BENCH_GRID_SIZE:+-size "$BENCH_GRID_SIZE"}
+echo
 echo "## pilot cost per job (${BENCH_JOBS:-100} trivial jobs in one pilot)"
 go run ./internal/benchpilot -n "${BENCH_JOBS:-100}" -bin "${BIN:-bin}"
 echo

@@ -249,16 +249,21 @@ func envOr(k, def string) string {
 	return def
 }
 
-// newRegistry builds the movers this binary offers. The davs mover uses
-// the same TLS client configuration (proxy, CA directory) and headers
-// (tokens) as the server client; mv follows the queue's catchall.
-func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, lg logrus.FieldLogger) (*movers.Registry, error) {
-	return movers.NewRegistry(
+// newRegistry builds the movers this binary offers, with Pilot 3's
+// copytool names as aliases. The davs mover uses the given TLS client
+// configuration and storage headers; mv follows the queue's catchall;
+// external tools run through the pilot's runner.
+func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, runner *timedcmd.Runner, lg logrus.FieldLogger) (*movers.Registry, error) {
+	reg, err := movers.NewRegistry(
 		local.NewCopy(),
 		local.NewSymlink(),
 		local.NewMv(local.MvOptions{FinalDestination: q != nil && q.CatchallHas("mv_final_destination")}),
-		xrootd.New(xrootd.Options{Log: lg}),
-		gfal.New(gfal.Options{Log: lg}),
+		xrootd.New(xrootd.Options{Runner: runner, Log: lg}),
+		gfal.New(gfal.Options{Runner: runner, Log: lg}),
 		davs.New(davs.Options{TLSConfig: tlsConf, Header: hdr, Log: lg}),
 	)
+	if err != nil {
+		return nil, err
+	}
+	return reg.WithAlias("gfalcopy", "gfal")
 }

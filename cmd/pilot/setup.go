@@ -83,7 +83,7 @@ func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redact
 		p.Log.WithError(err).Warn("no storage data: stage-in and stage-out through RSEs will fail")
 		sd = jobdef.StorageData{}
 	}
-	return finishSetup(p, q, sd, tr.TLSClientConfig, hdr)
+	return finishSetup(ctx, p, q, sd, tr.TLSClientConfig, redactor)
 }
 
 // transport builds the HTTP transport for the server: for https, the X.509
@@ -162,7 +162,7 @@ func setupOffline(ctx context.Context, p *pilot.Pilot, jobFile, queuedataFile, s
 			return err
 		}
 	}
-	return finishSetup(p, q, sd, nil, nil)
+	return finishSetup(ctx, p, q, sd, nil, credentials.NewRedactor())
 }
 
 // setupIdentity builds the identity switcher when an identity option is set.
@@ -187,13 +187,31 @@ func setupIdentity(p *pilot.Pilot) error {
 
 // finishSetup builds what pull and offline mode share: the payload identity
 // switcher and the stager with its movers.
-func finishSetup(p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData, tlsConf *tls.Config, hdr http.Header) error {
+//
+// Storage sees only storage credentials: the davs mover gets the TLS client
+// configuration (the proxy) and a WLCG bearer token (BEARER_TOKEN,
+// BEARER_TOKEN_FILE, bt_u<uid>), never the PanDA server's OIDC token.
+func finishSetup(ctx context.Context, p *pilot.Pilot, q *jobdef.QueueData, sd jobdef.StorageData, tlsConf *tls.Config, redactor *credentials.Redactor) error {
 	if err := setupIdentity(p); err != nil {
 		return err
 	}
-	reg, err := newRegistry(tlsConf, hdr, q, p.Log)
+	var hdr http.Header
+	if tok, src, err := credentials.FindBearerToken(os.Getenv, os.Getuid()); err == nil {
+		redactor.Add(tok)
+		hdr = http.Header{"Authorization": {"Bearer " + tok}}
+		p.Log.WithField("source", src).Info("storage bearer token found")
+	}
+	reg, err := newRegistry(tlsConf, hdr, q, p.Runner, p.Log)
 	if err != nil {
 		return err
+	}
+	for _, name := range reg.Names() {
+		m, _ := reg.Get(name)
+		if c, ok := m.(movers.Checker); ok {
+			if err := c.Check(ctx); err != nil {
+				p.Log.WithError(err).WithField("mover", name).Info("mover not usable on this node")
+			}
+		}
 	}
 	p.Stager = &movers.Stager{
 		Registry: reg, Queue: q, Storage: sd, Log: p.Log,
