@@ -404,29 +404,11 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if movers.NewHasher(typ) == nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
-	in, err := os.Open(src)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
-		code := movers.GenericCode(op)
-		if errors.Is(err, fs.ErrNotExist) {
-			code = movers.MissingCode(op)
-		}
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: code, Err: err}
-	}
-	fi, err := in.Stat()
-	if err != nil {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if fi.IsDir() {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source %s is a directory", src)}
+		return movers.Result{}, err
 	}
 	regular := fi.Mode().IsRegular()
-	if regular && t.Size > 0 && fi.Size() != t.Size {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
-			Err: fmt.Errorf("size mismatch: expected %d bytes, source %s has %d", t.Size, src, fi.Size())}
-	}
 	if !regular {
 		spooled, err := spool(ctx, op, remote, in, src, typ)
 		in.Close()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -242,27 +241,9 @@ func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error
 	if movers.NewHasher(typ) == nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
-	in, err := os.Open(src)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
-		code := movers.GenericCode(op)
-		if errors.Is(err, fs.ErrNotExist) {
-			code = movers.MissingCode(op)
-		}
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: code, Err: err}
-	}
-	fi, err := in.Stat()
-	if err != nil {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if fi.IsDir() {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source %s is a directory", src)}
-	}
-	if fi.Mode().IsRegular() && t.Size > 0 && fi.Size() != t.Size {
-		in.Close()
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
-			Err: fmt.Errorf("size mismatch: expected %d bytes, source %s has %d", t.Size, src, fi.Size())}
+		return movers.Result{}, err
 	}
 	// The local checksum: of the file, or of a pipe while it is copied to a regular file.
 	var local jobdef.Checksum

@@ -112,41 +112,13 @@ func paths(op string, t movers.Transfer, remote string) (src, dst string, err er
 	return src, dst, nil
 }
 
-// openSource opens src for reading and checks that it is not a directory and, for a
-// regular file, that its size matches t.Size.
-func openSource(op, remote, src string, t movers.Transfer) (*os.File, fs.FileInfo, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		code := movers.GenericCode(op)
-		if errors.Is(err, fs.ErrNotExist) {
-			code = movers.MissingCode(op)
-		}
-		return nil, nil, &movers.Error{Op: op, URL: remote, Code: code, Err: err}
-	}
-	fi, err := in.Stat()
-	if err != nil {
-		in.Close()
-		return nil, nil, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if fi.IsDir() {
-		in.Close()
-		return nil, nil, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source %s is a directory", src)}
-	}
-	if fi.Mode().IsRegular() && t.Size > 0 && fi.Size() != t.Size {
-		in.Close()
-		return nil, nil, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
-			Err: fmt.Errorf("size mismatch: expected %d bytes, source %s has %d", t.Size, src, fi.Size())}
-	}
-	return in, fi, nil
-}
-
 // copyFile copies src to dst through a temporary file in dst's directory that is renamed
 // into place after verification and removed on any failure.
 func copyFile(ctx context.Context, op, remote, src, dst string, t movers.Transfer, sync bool) (movers.Result, error) {
 	if e := movers.ContextError(ctx, op, remote); e != nil {
 		return movers.Result{}, e
 	}
-	in, fi, err := openSource(op, remote, src, t)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
 		return movers.Result{}, err
 	}

@@ -131,7 +131,7 @@ func (m *Mv) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) 
 	if e := movers.ContextError(ctx, op, remote); e != nil {
 		return movers.Result{}, e
 	}
-	in, fi, err := openSource(op, remote, src, t)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
 		return movers.Result{}, err
 	}

@@ -71,7 +71,7 @@ func linkInto(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 	if e := movers.ContextError(ctx, op, remote); e != nil {
 		return movers.Result{}, e
 	}
-	in, fi, err := openSource(op, remote, src, t)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
 		return movers.Result{}, err
 	}

@@ -309,27 +309,12 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
 	}
-	in, err := os.Open(src)
+	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
-		code := movers.GenericCode(op)
-		if errors.Is(err, fs.ErrNotExist) {
-			code = movers.MissingCode(op)
-		}
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: code, Err: err}
+		return movers.Result{}, err
 	}
 	defer in.Close()
-	fi, err := in.Stat()
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
 	regular := fi.Mode().IsRegular()
-	if fi.IsDir() {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source %s is a directory", src)}
-	}
-	if regular && t.Size > 0 && fi.Size() != t.Size {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
-			Err: fmt.Errorf("size mismatch: expected %d bytes, source %s has %d", t.Size, src, fi.Size())}
-	}
 	typ := t.ChecksumType()
 	var local jobdef.Checksum // md5 (or another non-adler32 type) computed here
 	if typ != jobdef.Adler32 && regular {
