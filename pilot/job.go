@@ -23,7 +23,7 @@ import (
 )
 
 // JobDirPrefix is the prefix of every job directory, followed by the PandaID.
-const JobDirPrefix = "PanDA_Pilot-"
+const JobDirPrefix = journal.JobDirPrefix
 
 // outputActivities are the activities, in order, that choose movers and
 // storage for outputs.
@@ -96,13 +96,8 @@ func (r *jobRun) firstError() *jobdef.PilotError {
 func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.Time) jobResult {
 	jctx, kill := context.WithCancelCause(ctx)
 	defer kill(nil)
-	r := &jobRun{
-		p: p, job: job, kill: kill,
-		log:     p.log().WithField("pandaid", job.PandaID),
-		tGetJob: tGetJob, tGot: tGot, lastAck: tGot,
-		startEpoch: epoch(tGot), wake: make(chan struct{}, 1),
-	}
-	r.debug.Store(job.Debug)
+	r := p.newJobRun(job, tGetJob, tGot)
+	r.kill = kill
 	r.dir = filepath.Join(p.Workdir, JobDirPrefix+strconv.FormatInt(job.PandaID, 10))
 	r.log.WithFields(logrus.Fields{"task": job.TaskID, "attempt": job.AttemptNr, "transformation": job.Transformation,
 		"inputs": len(job.Inputs), "outputs": len(job.Outputs)}).Info("job received")
@@ -173,6 +168,18 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 		}
 	}
 	return res
+}
+
+// newJobRun starts the bookkeeping of a job received at tGot.
+func (p *Pilot) newJobRun(job *jobdef.Job, tGetJob, tGot time.Time) *jobRun {
+	r := &jobRun{
+		p: p, job: job, kill: func(error) {},
+		log:     p.log().WithField("pandaid", job.PandaID),
+		tGetJob: tGetJob, tGot: tGot, lastAck: tGot,
+		startEpoch: epoch(tGot), wake: make(chan struct{}, 1),
+	}
+	r.debug.Store(job.Debug)
+	return r
 }
 
 // stopCause returns the kill cause when the job's context was cancelled

@@ -250,8 +250,7 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 func (p *Pilot) reportBadJob(ctx context.Context, bad *server.BadJobError, tGetJob time.Time) {
 	pe := asPilotError(bad.Err, jobdef.UnknownException)
 	job := &jobdef.Job{PandaID: bad.PandaID, AttemptNr: bad.AttemptNr}
-	r := &jobRun{p: p, job: job, log: p.log().WithField("pandaid", bad.PandaID), tGetJob: tGetJob, tGot: p.now(),
-		startEpoch: epoch(p.now()), wake: make(chan struct{}, 1)}
+	r := p.newJobRun(job, tGetJob, p.now())
 	r.log.WithError(bad.Err).Error("the server handed out a malformed job; reporting it failed")
 	r.fail(pe)
 	final, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(p.Cfg.FinalUpdateTimeout)*time.Second)

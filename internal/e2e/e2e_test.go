@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/adler32"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,13 +226,7 @@ func checksumOf(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	const mod = 65521
-	a, c := uint32(1), uint32(0)
-	for _, x := range b {
-		a = (a + uint32(x)) % mod
-		c = (c + a) % mod
-	}
-	return fmt.Sprintf("%08x", c<<16|a), nil
+	return fmt.Sprintf("%08x", adler32.Checksum(b)), nil
 }
 
 // rsePath is where a file with this scope and LFN lives in the storage element.

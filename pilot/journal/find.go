@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// jobDirPrefix starts every job directory name; the PandaID follows.
-const jobDirPrefix = "PanDA_Pilot-"
+// JobDirPrefix starts every job directory name; the PandaID follows.
+const JobDirPrefix = "PanDA_Pilot-"
 
 // Find returns the journals of the job directories in workdir: the paths
 // workdir/PanDA_Pilot-<PandaID>/journal.jsonl whose <PandaID> is a positive
@@ -28,7 +28,7 @@ func Find(workdir string) ([]string, error) {
 	}
 	var all []found
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), jobDirPrefix)
+		rest, ok := strings.CutPrefix(e.Name(), JobDirPrefix)
 		if !ok || !e.IsDir() || rest == "" || strings.TrimLeft(rest, "0123456789") != "" {
 			continue
 		}

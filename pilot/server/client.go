@@ -239,15 +239,14 @@ func (c *Client) post(ctx context.Context, rc *retryablehttp.Client, path string
 		hdr.Set("Accept", "application/json")
 	case c.opts.FormEncoding:
 		body = []byte(formEncode(fields))
-		hdr.Set("Content-Type", "application/x-www-form-urlencoded")
-		hdr.Set("Accept", "application/json")
+		hdr = formHeader()
 	default:
 		js, err := json.Marshal(fields)
 		if err != nil {
 			return nil, err
 		}
 		body = gzipBytes(js)
-		hdr.Set("Content-Type", "application/json")
+		hdr = gzipJSONHeader()
 	}
 	return c.do(ctx, rc, http.MethodPost, u, body, hdr)
 }
@@ -680,31 +679,13 @@ func (f pyFloat) MarshalJSON() ([]byte, error) {
 	return []byte(PyStr(float64(f))), nil
 }
 
-// PyStr renders a value as Python's str() would.
+// PyStr renders a value as Python's str() would (jobdef.PyStr, which also
+// knows the float marker of the getJob request).
 func PyStr(x any) string {
-	switch v := x.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if v {
-			return "True"
-		}
-		return "False"
-	case pyFloat:
-		return PyStr(float64(v))
-	case float64:
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		if !strings.ContainsAny(s, ".eEn") {
-			s += ".0"
-		}
-		return s
-	case float32:
-		return PyStr(float64(v))
-	case string:
-		return v
-	default:
-		return fmt.Sprint(v)
+	if f, ok := x.(pyFloat); ok {
+		x = float64(f)
 	}
+	return jobdef.PyStr(x)
 }
 
 func clip(s string, n int) string {
