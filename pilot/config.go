@@ -71,32 +71,48 @@ type Config struct {
 	MonitorInterval     int    `envconfig:"MONITOR_INTERVAL" flag:"monitor-interval" help:"seconds between the payload checks (memory, disk, looping, wall time); 0 = Pilot 3's intervals (60 s, 900 s looping, 10 s wall time)"`
 	LoopingLimit        int    `envconfig:"LOOPING_LIMIT" flag:"looping-limit" help:"seconds the job directory may stay unmodified before the payload is killed as looping (1150)"`
 	Grace               int    `envconfig:"KILL_GRACE" flag:"kill-grace" help:"seconds between SIGTERM and SIGKILL when the payload is stopped"`
+	HarvesterWorkdir    string `envconfig:"HARVESTER_WORKDIR" flag:"harvester-workdir" help:"Harvester access point (job files, report files, kill_worker)"`
+	HarvesterDatadir    string `envconfig:"HARVESTER_DATADIR" flag:"harvester-datadir" help:"directory holding Harvester's pandaJobData.out (default: the access point)"`
+	HarvesterEventDump  string `envconfig:"HARVESTER_EVENTSTATUSDUMP" flag:"harvester-eventstatusdump" help:"Harvester event status dump file (enables Harvester mode with -z)"`
+	HarvesterWorkerAttr string `envconfig:"HARVESTER_WORKERATTRIBUTES" flag:"harvester-workerattributes" help:"Harvester worker attributes file (enables Harvester mode with -z)"`
+	HarvesterSubmitMode string `envconfig:"HARVESTER_SUBMIT_MODE" flag:"harvester-submit-mode" help:"Harvester submit mode: PULL or PUSH"`
+	ProxyMinLifetime    int    `envconfig:"PROXY_MIN_LIFETIME" flag:"proxy-min-lifetime" help:"seconds of proxy/token lifetime required before asking for a job, beyond the job's expected length (Pilot 3: 2 h with -t off)"`
+	StatusAddr          string `envconfig:"STATUS_ADDR" flag:"status-addr" help:"serve the node-local status endpoint on this address (127.0.0.1:PORT or unix:/path); off when empty"`
+	DrainFile           string `envconfig:"DRAIN_FILE" flag:"drain-file" help:"when this file exists the pilot finishes its current job and takes no more"`
+	BlackHoleJobs       int    `envconfig:"BLACKHOLE_JOBS" flag:"blackhole-jobs" help:"stop taking jobs after this many consecutive jobs failed for pilot or site reasons within --blackhole-seconds of their start (0 disables)"`
+	BlackHoleSeconds    int    `envconfig:"BLACKHOLE_SECONDS" flag:"blackhole-seconds" help:"a job failing for pilot or site reasons within this many seconds counts towards the black-hole guard"`
+	Recover             bool   `envconfig:"RECOVER" flag:"recover" help:"before taking jobs, finish the unfinished jobs whose journals are in the work directory"`
 }
 
 // Defaults returns the default configuration (Pilot 3's defaults where it has one).
 func Defaults() Config {
 	return Config{
-		URL:                "https://pandaserver.cern.ch",
-		Port:               25443,
-		API:                "legacy",
-		Lifetime:           324000,
-		JobLabel:           "ptest",
-		GetJobFailures:     1,
-		GetJobRequests:     2,
-		GetJobWait:         60,
-		Heartbeat:          1800,
-		DebugHeartbeat:     60,
-		LostHeartbeat:      10800,
-		LogFormat:          "text",
-		AllowSameUser:      true,
-		UseHTTPS:           true,
-		Cleanup:            true,
-		PilotUser:          "generic",
-		VersionTag:         "PR",
-		StageinTimeout:     300,
-		FinalUpdateTimeout: 600,
-		Grace:              10,
-		LoopingLimit:       7200,
+		URL:                 "https://pandaserver.cern.ch",
+		Port:                25443,
+		API:                 "legacy",
+		Lifetime:            324000,
+		JobLabel:            "ptest",
+		GetJobFailures:      1,
+		GetJobRequests:      2,
+		GetJobWait:          60,
+		Heartbeat:           1800,
+		DebugHeartbeat:      60,
+		LostHeartbeat:       10800,
+		LogFormat:           "text",
+		AllowSameUser:       true,
+		UseHTTPS:            true,
+		Cleanup:             true,
+		PilotUser:           "generic",
+		VersionTag:          "PR",
+		StageinTimeout:      300,
+		FinalUpdateTimeout:  600,
+		Grace:               10,
+		LoopingLimit:        7200,
+		HarvesterSubmitMode: "PULL",
+		ProxyMinLifetime:    7200,
+		BlackHoleJobs:       3,
+		BlackHoleSeconds:    120,
+		Recover:             true,
 	}
 }
 
