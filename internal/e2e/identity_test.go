@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gopilot/gopilot/internal/sitetest"
 )
 
 // Identity switching end to end: the pilot runs as root and starts payloads as a throwaway
@@ -98,7 +100,7 @@ func identityAdmin(t *testing.T, name string, args ...string) {
 // directories are 0700) so that the payload can reach its job directory.
 func openSite(t *testing.T, s *site) {
 	t.Helper()
-	for _, d := range []string{s.dir, filepath.Dir(s.dir)} {
+	for _, d := range []string{s.Dir, filepath.Dir(s.Dir)} {
 		must(t, os.Chmod(d, 0o755))
 	}
 }
@@ -107,33 +109,10 @@ func openSite(t *testing.T, s *site) {
 // pilot must make it private before a payload runs.
 func pilotProxy(t *testing.T, s *site) string {
 	t.Helper()
-	p := filepath.Join(s.dir, "x509up_pilot")
+	p := filepath.Join(s.Dir, "x509up_pilot")
 	must(t, os.WriteFile(p, []byte("PILOT-PROXY-SECRET\n"), 0o644))
 	must(t, os.Chmod(p, 0o644))
 	return p
-}
-
-// runPilotEnv runs the pilot with extra environment entries.
-func (s *site) runPilotEnv(env []string, args ...string) (int, string) {
-	s.t.Helper()
-	cmd := s.pilotCmd(args...)
-	cmd.Env = append(cmd.Env, env...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			s.t.Fatalf("pilot: %v", err)
-		}
-		return ee.ExitCode(), string(out)
-	}
-	return 0, string(out)
-}
-
-// withOutput adds an output file to a job definition.
-func withOutput(j map[string]any, lfn string) map[string]any {
-	j["outFiles"] = lfn + "," + j["logFile"].(string)
-	j["scopeOut"], j["realDatasets"], j["ddmEndPointOut"] = "e2e", "e2e.out,e2e.log", "E2E_DISK,E2E_DISK"
-	return j
 }
 
 // A payload runs as the account chosen by --payload-user, --grid-mapfile or
@@ -146,8 +125,8 @@ func TestPayloadIdentitySwitch(t *testing.T) {
 	}{
 		{"payload-user", nil, func(_ *site, account string) []string { return []string{"--payload-user", account} }},
 		{"grid-mapfile", nil, func(s *site, account string) []string {
-			gm := filepath.Join(s.dir, "grid-mapfile")
-			must(s.t, os.WriteFile(gm, []byte(`"/O=Test/OU=Users/CN=E2E Owner" `+account+"\n"), 0o644))
+			gm := filepath.Join(s.Dir, "grid-mapfile")
+			must(s.T, os.WriteFile(gm, []byte(`"/O=Test/OU=Users/CN=E2E Owner" `+account+"\n"), 0o644))
 			return []string{"--grid-mapfile", gm}
 		}},
 		{"identity-wrapper", []string{"sudo"}, func(_ *site, account string) []string {
@@ -164,16 +143,16 @@ func TestPayloadIdentitySwitch(t *testing.T) {
 			proxy := pilotProxy(t, s)
 			id := int64(2601 + i)
 			lfn := fmt.Sprintf("e2e.identity.%d.txt", id)
-			j := withOutput(baseJob(id, "echo", `"$(id -u) $(umask) ${X509_USER_PROXY-unset}" > `+lfn), lfn)
+			j := sitetest.WithOutput(baseJob(id, "echo", `"$(id -u) $(umask) ${X509_USER_PROXY-unset}" > `+lfn), lfn)
 			j["prodUserID"] = "/O=Test/OU=Users/CN=E2E Owner/CN=proxy"
-			s.submit(j)
+			s.Submit(j)
 
-			code, log := s.runPilotEnv([]string{"X509_USER_PROXY=" + proxy}, tc.args(s, account)...)
-			jb := s.job(id)
+			code, log := s.RunPilotEnv([]string{"X509_USER_PROXY=" + proxy}, tc.args(s, account)...)
+			jb := s.Job(id)
 			if code != 0 || jb.State != "finished" {
 				t.Fatalf("exit %d, job %s code %d %s\n%s", code, jb.State, jb.PilotErrorCode, jb.PilotErrorDiag, log)
 			}
-			got, err := os.ReadFile(s.rsePath("e2e", lfn))
+			got, err := os.ReadFile(s.RsePath("e2e", lfn))
 			must(t, err)
 			if want := fmt.Sprintf("%d 0077 unset\n", uid); string(got) != want {
 				t.Errorf("payload wrote %q, want %q", got, want)
@@ -195,14 +174,14 @@ func TestPayloadCannotReadPilotProxy(t *testing.T) {
 	s := newSite(t, queueJSON(0, ""))
 	openSite(t, s)
 	proxy := pilotProxy(t, s)
-	s.submit(baseJob(2701, "cat", proxy))
+	s.Submit(baseJob(2701, "cat", proxy))
 
-	code, log := s.runPilotEnv([]string{"X509_USER_PROXY=" + proxy}, "--payload-user", account)
-	jb := s.job(2701)
+	code, log := s.RunPilotEnv([]string{"X509_USER_PROXY=" + proxy}, "--payload-user", account)
+	jb := s.Job(2701)
 	if code != 0 || jb.State != "failed" || jb.TransExitCode != 1 {
 		t.Fatalf("exit %d, job %s code %d transExit %d %s\n%s", code, jb.State, jb.PilotErrorCode, jb.TransExitCode, jb.PilotErrorDiag, log)
 	}
-	files := tarContents(t, s.rsePath("e2e", baseJob(2701, "", "")["logFile"].(string)))
+	files := tarContents(t, s.RsePath("e2e", baseJob(2701, "", "")["logFile"].(string)))
 	var stderr string
 	for name, data := range files {
 		if strings.Contains(data, "PILOT-PROXY-SECRET") {

@@ -19,7 +19,7 @@ import (
 func TestPilotRunsJobsEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	size, ck := s.putInput("e2e.input.txt", []byte("input data for the payload\n"))
+	size, ck := s.PutInput("e2e.input.txt", []byte("input data for the payload\n"))
 	in := baseJob(2001, "wc", "-c e2e.input.txt > count.txt && cat count.txt")
 	in["inFiles"], in["GUID"], in["fsize"], in["checksum"] = "e2e.input.txt", "11111111-1111-4111-8111-111111111111", size, ck
 	in["scopeIn"], in["realDatasetsIn"], in["ddmEndPointIn"], in["prodDBlockToken"] = "e2e", "e2e.in", "E2E_DISK", "NULL"
@@ -27,22 +27,22 @@ func TestPilotRunsJobsEndToEnd(t *testing.T) {
 	out["outFiles"] = "e2e.out.txt," + out["logFile"].(string)
 	out["scopeOut"], out["realDatasets"], out["ddmEndPointOut"] = "e2e", "e2e.out,e2e.log", "E2E_DISK,E2E_DISK"
 	bad := baseJob(2003, "echo", "'ERROR: failing on purpose' >&2; exit 1")
-	s.submit(in, out, bad)
+	s.Submit(in, out, bad)
 
-	code, log := s.runPilot()
+	code, log := s.RunPilot()
 	if code != 0 {
 		t.Fatalf("pilot exit %d\n%s", code, log)
 	}
 	for _, id := range []int64{2001, 2002} {
-		j := s.job(id)
+		j := s.Job(id)
 		if j.State != "finished" || j.PilotErrorCode != 0 {
 			t.Errorf("job %d: state %s code %d (%s)\n%s", id, j.State, j.PilotErrorCode, j.PilotErrorDiag, log)
 		}
-		if got := s.states(id); !reflect.DeepEqual(got, []string{"starting", "running", "finished"}) {
+		if got := s.States(id); !reflect.DeepEqual(got, []string{"starting", "running", "finished"}) {
 			t.Errorf("job %d states %v", id, got)
 		}
 	}
-	j := s.job(2003)
+	j := s.Job(2003)
 	if j.State != "failed" || j.PilotErrorCode != 1305 || j.TransExitCode != 1 {
 		t.Errorf("job 2003: state %s code %d transExit %d", j.State, j.PilotErrorCode, j.TransExitCode)
 	}
@@ -50,13 +50,13 @@ func TestPilotRunsJobsEndToEnd(t *testing.T) {
 		t.Errorf("diag %q does not carry the payload's error line", j.PilotErrorDiag)
 	}
 	// The output and every log tarball are in the storage element.
-	b, err := os.ReadFile(s.rsePath("e2e", "e2e.out.txt"))
+	b, err := os.ReadFile(s.RsePath("e2e", "e2e.out.txt"))
 	if err != nil || string(b) != "payload output\n" {
 		t.Errorf("output in RSE: %q %v", b, err)
 	}
 	for _, id := range []int64{2001, 2002, 2003} {
 		lfn := baseJob(id, "", "")["logFile"].(string)
-		names := tarNames(t, s.rsePath("e2e", lfn))
+		names := tarNames(t, s.RsePath("e2e", lfn))
 		for _, want := range []string{"payload.stdout", "payload.stderr", "pilotlog.txt"} {
 			if !hasSuffix(names, "/"+want) {
 				t.Errorf("log of %d lacks %s: %v", id, want, names)
@@ -64,7 +64,7 @@ func TestPilotRunsJobsEndToEnd(t *testing.T) {
 		}
 	}
 	// Job directories are removed once the final state is acknowledged.
-	if m, _ := filepath.Glob(filepath.Join(s.work, "PanDA_Pilot-*")); len(m) != 0 {
+	if m, _ := filepath.Glob(filepath.Join(s.Work, "PanDA_Pilot-*")); len(m) != 0 {
 		t.Errorf("job directories left: %v", m)
 	}
 }
@@ -104,12 +104,12 @@ func hasSuffix(names []string, suf string) bool {
 func TestTimefloorZeroRunsOneJob(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(0, ""))
-	s.submit(baseJob(2101, "true", ""), baseJob(2102, "true", ""))
-	code, log := s.runPilot()
+	s.Submit(baseJob(2101, "true", ""), baseJob(2102, "true", ""))
+	code, log := s.RunPilot()
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, log)
 	}
-	if a, b := s.job(2101).State, s.job(2102).State; !(a == "finished" && b == "activated") {
+	if a, b := s.Job(2101).State, s.Job(2102).State; !(a == "finished" && b == "activated") {
 		t.Fatalf("states %s, %s; want finished, activated", a, b)
 	}
 }
@@ -118,7 +118,7 @@ func TestTimefloorZeroRunsOneJob(t *testing.T) {
 func TestNoJobEndsAtOnce(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	code, log := s.runPilot()
+	code, log := s.RunPilot()
 	if code != 0 || !strings.Contains(log, "no job from the server") {
 		t.Fatalf("exit %d\n%s", code, log)
 	}
@@ -128,10 +128,10 @@ func TestNoJobEndsAtOnce(t *testing.T) {
 func TestURLTransformation(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	must(t, os.WriteFile(filepath.Join(s.trf, "runcmd.sh"), []byte("#!/bin/bash\necho \"trf got: $*\"\n\"$@\"\n"), 0o644))
-	s.submit(baseJob(2201, "http://"+s.addr+"/trf/runcmd.sh", "test -n \"$PANDAID\""))
-	code, log := s.runPilot()
-	if j := s.job(2201); code != 0 || j.State != "finished" {
+	must(t, os.WriteFile(filepath.Join(s.Trf, "runcmd.sh"), []byte("#!/bin/bash\necho \"trf got: $*\"\n\"$@\"\n"), 0o644))
+	s.Submit(baseJob(2201, "http://"+s.Addr+"/trf/runcmd.sh", "test -n \"$PANDAID\""))
+	code, log := s.RunPilot()
+	if j := s.Job(2201); code != 0 || j.State != "finished" {
 		t.Fatalf("exit %d state %s code %d %s\n%s", code, j.State, j.PilotErrorCode, j.PilotErrorDiag, log)
 	}
 }
@@ -140,9 +140,9 @@ func TestURLTransformation(t *testing.T) {
 func TestV1API(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	s.submit(baseJob(2301, "true", ""))
-	code, log := s.runPilot("--api", "v1")
-	if j := s.job(2301); code != 0 || j.State != "finished" {
+	s.Submit(baseJob(2301, "true", ""))
+	code, log := s.RunPilot("--api", "v1")
+	if j := s.Job(2301); code != 0 || j.State != "finished" {
 		t.Fatalf("exit %d state %s\n%s", code, j.State, log)
 	}
 }
@@ -152,9 +152,9 @@ func TestV1API(t *testing.T) {
 func TestSIGTERMFailsJob(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	marker := filepath.Join(s.dir, "payload-started")
-	s.submit(baseJob(2401, "touch "+marker+";", "sleep 300 & sleep 300; wait"))
-	cmd := s.pilotCmd()
+	marker := filepath.Join(s.Dir, "payload-started")
+	s.Submit(baseJob(2401, "touch "+marker+";", "sleep 300 & sleep 300; wait"))
+	cmd := s.PilotCmd()
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
@@ -165,11 +165,11 @@ func TestSIGTERMFailsJob(t *testing.T) {
 	if ee, ok := err.(interface{ ExitCode() int }); ok {
 		code = ee.ExitCode()
 	}
-	j := s.job(2401)
+	j := s.Job(2401)
 	if code != 143 || j.State != "failed" || j.PilotErrorCode != 1201 {
 		t.Fatalf("exit %d state %s code %d\n%s", code, j.State, j.PilotErrorCode, out.String())
 	}
-	if pids := processesWithArg("sleep 300", s.work); len(pids) > 0 {
+	if pids := processesWithArg("sleep 300", s.Work); len(pids) > 0 {
 		t.Fatalf("payload processes survive: %v", pids)
 	}
 }
@@ -199,18 +199,18 @@ func processesWithArg(s, workdir string) []string {
 func TestServerKill(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	marker := filepath.Join(s.dir, "started")
-	s.submit(baseJob(2501, "touch "+marker+";", "sleep 300"))
-	cmd := s.pilotCmd("--heartbeat", "1")
+	marker := filepath.Join(s.Dir, "started")
+	s.Submit(baseJob(2501, "touch "+marker+";", "sleep 300"))
+	cmd := s.PilotCmd("--heartbeat", "1")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
 	waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
-	if _, err := s.store().Kill(t.Context(), 2501); err != nil {
+	if _, err := s.Store().Kill(t.Context(), 2501); err != nil {
 		t.Fatal(err)
 	}
 	err := cmd.Wait()
-	j := s.job(2501)
+	j := s.Job(2501)
 	if err != nil || j.State != "failed" || j.PilotErrorCode != 1144 {
 		t.Fatalf("pilot err %v, state %s code %d\n%s", err, j.State, j.PilotErrorCode, out.String())
 	}
@@ -241,22 +241,22 @@ func TestHostileJobsReported(t *testing.T) {
 	s := newSite(t, queueJSON(60, ""))
 	var jobs []map[string]any
 	for i, c := range cases {
-		j := baseJob(int64(2601+i), "touch "+filepath.Join(s.dir, "ran")+";", "true")
+		j := baseJob(int64(2601+i), "touch "+filepath.Join(s.Dir, "ran")+";", "true")
 		c.edit(j)
 		jobs = append(jobs, j)
 	}
-	s.submitArgs([]string{"--unchecked"}, jobs...)
-	_, log := s.runPilot("-x", "1")
+	s.SubmitArgs([]string{"--unchecked"}, jobs...)
+	_, log := s.RunPilot("-x", "1")
 	for i, c := range cases {
-		got := s.job(int64(2601 + i))
+		got := s.Job(int64(2601 + i))
 		if got.State != "failed" || got.PilotErrorCode == 0 || !strings.Contains(got.PilotErrorDiag, c.diag) {
 			t.Errorf("%s: state %s code %d diag %q", c.name, got.State, got.PilotErrorCode, got.PilotErrorDiag)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, "ran")); err == nil {
+	if _, err := os.Stat(filepath.Join(s.Dir, "ran")); err == nil {
 		t.Error("a payload of a hostile job ran")
 	}
-	if m, _ := filepath.Glob(filepath.Join(s.dir, "*escape*")); len(m) > 0 {
+	if m, _ := filepath.Glob(filepath.Join(s.Dir, "*escape*")); len(m) > 0 {
 		t.Errorf("files written outside the work directory: %v", m)
 	}
 	if t.Failed() {
@@ -312,12 +312,12 @@ func TestDebugHeartbeatCarriesStdout(t *testing.T) {
 	s := newSite(t, queueJSON(60, ""))
 	j := baseJob(2801, "echo", "visible-in-debug-mode; sleep 4")
 	j["debug"] = "True"
-	s.submit(j)
-	code, log := s.runPilot("--debug-heartbeat", "1")
-	if job := s.job(2801); code != 0 || job.State != "finished" {
+	s.Submit(j)
+	code, log := s.RunPilot("--debug-heartbeat", "1")
+	if job := s.Job(2801); code != 0 || job.State != "finished" {
 		t.Fatalf("exit %d state %s\n%s", code, job.State, log)
 	}
-	ups, err := s.store().Updates(t.Context(), 2801)
+	ups, err := s.Store().Updates(t.Context(), 2801)
 	must(t, err)
 	found := false
 	for _, u := range ups {
@@ -342,11 +342,11 @@ func toString(v any) string {
 func TestSecondSignalSkipsLogStageOut(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	marker := filepath.Join(s.dir, "started")
+	marker := filepath.Join(s.Dir, "started")
 	// The payload ignores SIGTERM, so the pilot waits out the kill grace:
 	// the second signal arrives while the payload is still being stopped.
-	s.submit(baseJob(2901, "trap '' TERM; touch "+marker+";", "sleep 303"))
-	cmd := s.pilotCmd("--kill-grace", "3")
+	s.Submit(baseJob(2901, "trap '' TERM; touch "+marker+";", "sleep 303"))
+	cmd := s.PilotCmd("--kill-grace", "3")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
@@ -355,14 +355,14 @@ func TestSecondSignalSkipsLogStageOut(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	cmd.Wait()
-	j := s.job(2901)
+	j := s.Job(2901)
 	if j.State != "failed" || j.PilotErrorCode != 1201 {
 		t.Fatalf("state %s code %d\n%s", j.State, j.PilotErrorCode, out.String())
 	}
-	if _, err := os.Stat(s.rsePath("e2e", baseJob(2901, "", "")["logFile"].(string))); err == nil {
+	if _, err := os.Stat(s.RsePath("e2e", baseJob(2901, "", "")["logFile"].(string))); err == nil {
 		t.Fatalf("the log was staged out despite the second signal\n%s", out.String())
 	}
-	if pids := processesWithArg("sleep 303", s.work); len(pids) > 0 {
+	if pids := processesWithArg("sleep 303", s.Work); len(pids) > 0 {
 		t.Fatalf("payload processes survive: %v", pids)
 	}
 }
@@ -372,11 +372,12 @@ func TestSecondSignalSkipsLogStageOut(t *testing.T) {
 func TestMemoryMonitorKillsPayload(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	j := baseJob(3001, "x=$(head -c 120000000 /dev/zero | tr '\\0' a);", "sleep 120")
+	// x is used after the sleep so that the shell cannot exec sleep and drop its memory.
+	j := baseJob(3001, "x=$(head -c 120000000 /dev/zero | tr '\\0' a);", "sleep 120; echo ${#x}")
 	j["minRamCount"] = 20 // MB: with the default grace the limit is 40 MB
-	s.submit(j)
-	code, log := s.runPilot("--monitor-interval", "1")
-	got := s.job(3001)
+	s.Submit(j)
+	code, log := s.RunPilot("--monitor-interval", "1")
+	got := s.Job(3001)
 	if code != 0 || got.State != "failed" || got.PilotErrorCode != 1235 {
 		t.Fatalf("exit %d state %s code %d %s\n%s", code, got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
 	}
@@ -386,9 +387,9 @@ func TestMemoryMonitorKillsPayload(t *testing.T) {
 func TestLoopingJobKilled(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	s.submit(baseJob(3002, "sleep", "120"))
-	code, log := s.runPilot("--monitor-interval", "1", "--looping-limit", "2")
-	got := s.job(3002)
+	s.Submit(baseJob(3002, "sleep", "120"))
+	code, log := s.RunPilot("--monitor-interval", "1", "--looping-limit", "2")
+	got := s.Job(3002)
 	if code != 0 || got.State != "failed" || got.PilotErrorCode != 1150 {
 		t.Fatalf("exit %d state %s code %d %s\n%s", code, got.State, got.PilotErrorCode, got.PilotErrorDiag, log)
 	}
@@ -401,12 +402,12 @@ func TestJournalAndInspect(t *testing.T) {
 	out := baseJob(3101, "echo", "'journaled output' > e2e.journal.txt")
 	out["outFiles"] = "e2e.journal.txt," + out["logFile"].(string)
 	out["scopeOut"], out["realDatasets"], out["ddmEndPointOut"] = "e2e", "e2e.out,e2e.log", "E2E_DISK,E2E_DISK"
-	s.submit(out)
-	code, log := s.runPilot("--cleanup=false")
-	if code != 0 || s.job(3101).State != "finished" {
+	s.Submit(out)
+	code, log := s.RunPilot("--cleanup=false")
+	if code != 0 || s.Job(3101).State != "finished" {
 		t.Fatalf("exit %d\n%s", code, log)
 	}
-	b, err := execCommand("inspect", "--workdir", s.work, "3101").CombinedOutput()
+	b, err := execCommand("inspect", "--workdir", s.Work, "3101").CombinedOutput()
 	if err != nil {
 		t.Fatalf("inspect: %v\n%s", err, b)
 	}
@@ -422,12 +423,12 @@ func TestJournalAndInspect(t *testing.T) {
 func TestEscapedDaemonKilled(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, queueJSON(60, ""))
-	s.submit(baseJob(3201, "(setsid sleep 304 > /dev/null 2>&1 &);", "true"))
-	code, log := s.runPilot()
-	if j := s.job(3201); code != 0 || j.State != "finished" {
+	s.Submit(baseJob(3201, "(setsid sleep 304 > /dev/null 2>&1 &);", "true"))
+	code, log := s.RunPilot()
+	if j := s.Job(3201); code != 0 || j.State != "finished" {
 		t.Fatalf("exit %d state %s\n%s", code, j.State, log)
 	}
-	if pids := processesWithArg("sleep 304", s.work); len(pids) > 0 {
+	if pids := processesWithArg("sleep 304", s.Work); len(pids) > 0 {
 		t.Fatalf("escaped daemon survives: %v", pids)
 	}
 }
