@@ -82,6 +82,7 @@ type Config struct {
 	BlackHoleJobs       int    `envconfig:"BLACKHOLE_JOBS" flag:"blackhole-jobs" help:"stop taking jobs after this many consecutive jobs failed for pilot or site reasons within --blackhole-seconds of their start (0 disables)"`
 	BlackHoleSeconds    int    `envconfig:"BLACKHOLE_SECONDS" flag:"blackhole-seconds" help:"a job failing for pilot or site reasons within this many seconds counts towards the black-hole guard"`
 	Recover             bool   `envconfig:"RECOVER" flag:"recover" help:"before taking jobs, finish the unfinished jobs whose journals are in the work directory"`
+	RecoverRunning      string `envconfig:"RECOVER_RUNNING" flag:"recover-running" help:"what recovery does with a payload a dead pilot left running: kill or wait"`
 }
 
 // Defaults returns the default configuration (Pilot 3's defaults where it has one).
@@ -113,6 +114,7 @@ func Defaults() Config {
 		BlackHoleJobs:       3,
 		BlackHoleSeconds:    120,
 		Recover:             true,
+		RecoverRunning:      "kill",
 	}
 }
 
@@ -145,6 +147,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Grace < 0 {
 		errs = append(errs, errors.New("--kill-grace must not be negative"))
+	}
+	switch c.RecoverRunning {
+	case RecoverKill, RecoverWait:
+	default:
+		errs = append(errs, fmt.Errorf("--recover-running %q: want kill or wait", c.RecoverRunning))
 	}
 	switch c.LogFormat {
 	case "text", "json":

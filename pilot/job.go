@@ -41,6 +41,9 @@ type jobResult struct {
 	finished bool
 	// stopPilot, when set, ends the pilot after this job (e.g. stage-in failed).
 	stopPilot *jobdef.PilotError
+	// unacked is set when the final report was not acknowledged: it stays
+	// in the job's journal for recovery.
+	unacked bool
 }
 
 // jobRun is the state of one job while the pilot runs it.
@@ -63,6 +66,9 @@ type jobRun struct {
 	monitor     *monitor.Runner  // payload monitors, once the payload runs
 	journal     *journal.Journal // nil when it could not be opened
 	lastState   string           // last state recorded in the journal
+	// badDefinition is set when the job's definition failed validation,
+	// stageOutFailed when its outputs could not be staged out.
+	badDefinition, stageOutFailed bool
 
 	tGetJob, tGot           time.Time
 	tStageIn, tStageInEnd   time.Time
@@ -98,13 +104,18 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	defer kill(nil)
 	r := p.newJobRun(job, tGetJob, tGot)
 	r.kill = kill
-	r.dir = filepath.Join(p.Workdir, JobDirPrefix+strconv.FormatInt(job.PandaID, 10))
+	r.dir = jobDirOf(p.Workdir, job.PandaID)
 	r.log.WithFields(logrus.Fields{"task": job.TaskID, "attempt": job.AttemptNr, "transformation": job.Transformation,
 		"inputs": len(job.Inputs), "outputs": len(job.Outputs)}).Info("job received")
 
 	var res jobResult
+	p.setCurrent(r)
+	defer p.setCurrent(nil)
 	if err := job.Validate(); err != nil {
+		r.badDefinition = true
 		r.fail(asPilotError(err, jobdef.UnknownException))
+	} else if pe := p.walltimeFits(job, p.remaining()); pe != nil {
+		r.fail(pe)
 	} else if err := os.Mkdir(r.dir, 0o755); err != nil {
 		r.fail(jobdef.NewError(jobdef.MkdirFailed, "cannot create job directory "+r.dir, err))
 		res.stopPilot = r.firstError()
@@ -162,10 +173,17 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 
 	rep := r.finalReport()
 	res.finished = rep.State == "finished"
-	if r.sendFinal(final, rep) && p.Cfg.Cleanup && !p.Offline && !r.noCleanup.Load() && dirExists(r.dir) {
-		if err := os.RemoveAll(r.dir); err != nil {
-			r.log.WithError(err).Warn("cannot remove the job directory")
+	if note := p.guard.note(r, context.Cause(jctx) != nil, p.Cfg); note != "" {
+		r.log.Error(note)
+		rep.PilotErrorDiag = clipString(rep.PilotErrorDiag+" ["+note+"]", 250)
+		if res.stopPilot == nil {
+			res.stopPilot = jobdef.NewError(r.firstError().Code, note, nil)
 		}
+	}
+	if r.sendFinal(final, rep) {
+		r.removeJobDir()
+	} else {
+		res.unacked = true
 	}
 	return res
 }
@@ -194,7 +212,12 @@ func (r *jobRun) stopCause(ctx context.Context, fallback *jobdef.PilotError) *jo
 func (r *jobRun) stageOutOutputs(ctx context.Context) {
 	files := make([]*jobdef.FileSpec, 0, len(r.job.Outputs))
 	for i := range r.job.Outputs {
-		files = append(files, &r.job.Outputs[i])
+		if r.job.Outputs[i].Status != jobdef.StatusTransferred { // staged before a recovery
+			files = append(files, &r.job.Outputs[i])
+		}
+	}
+	if len(files) == 0 {
+		return
 	}
 	r.log.WithField("files", len(files)).Info("stage-out of outputs")
 	if r.p.Cfg.OutputDir != "" && r.p.Offline {
@@ -204,6 +227,7 @@ func (r *jobRun) stageOutOutputs(ctx context.Context) {
 	err := r.p.Stager.StageOut(ctx, r.job, r.dir, files, outputActivities())
 	r.recordFiles(journal.Out, r.job.Outputs)
 	if err != nil {
+		r.stageOutFailed = true
 		r.fail(r.stopCause(ctx, asPilotError(err, jobdef.StageOutFailed)))
 	}
 }
@@ -244,7 +268,7 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 		r.log.Warn("second signal: log stage-out skipped")
 		return
 	}
-	exclude := map[string]bool{}
+	exclude := map[string]bool{r.job.LogFile: true}
 	for _, f := range r.job.Inputs {
 		exclude[f.LFN] = true
 	}
@@ -501,6 +525,12 @@ func (r *jobRun) sendFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
 			}
 		}
 	}
+	return r.deliverFinal(ctx, rep)
+}
+
+// deliverFinal sends an already journaled final report until the server
+// acknowledges it (journaled as ReportAcked) or ctx ends.
+func (r *jobRun) deliverFinal(ctx context.Context, rep *jobdef.UpdateReport) bool {
 	lg := r.log.WithFields(logrus.Fields{"state": rep.State, "code": rep.PilotErrorCode})
 	for attempt := 1; ; attempt++ {
 		reply, err := r.p.Reporter.UpdateJob(ctx, rep)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/pilot/identity"
+	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/server"
 	"github.com/gopilot/gopilot/timedcmd"
 )
@@ -89,6 +90,11 @@ type Pilot struct {
 
 	mu      sync.Mutex
 	pilotEr *jobdef.PilotError
+	drain   string  // drain reason; "" while not draining
+	current *jobRun // the running job, nil between jobs
+	guard   blackHole
+	// deadline is the end of the pilot's lifetime (set by Run).
+	deadline time.Time
 }
 
 // HostInfo holds the worker-node facts the server is told about.
@@ -107,6 +113,9 @@ type HostInfo struct {
 // Outcome is what a pilot run did.
 type Outcome struct {
 	JobsRun, Finished, Failed int
+	// Recovered counts the jobs left unfinished by an earlier pilot that
+	// this one finished (see Recover).
+	Recovered int
 	// Err is the first pilot-level error (nil when none).
 	Err *jobdef.PilotError
 	// ExitCode is the pilot's shell exit code, as Pilot 3 computes it.
@@ -166,18 +175,33 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 	}
 	lg := p.log()
 	lifetime := p.Lifetime()
+	p.deadline = p.Start.Add(lifetime)
 	// The pilot's own deadline: past it the running job fails with 1213.
 	ctx, cancel := context.WithDeadlineCause(ctx, p.Start.Add(lifetime),
 		jobdef.NewError(jobdef.ReachedMaxTime, "pilot lifetime of "+lifetime.String()+" reached", nil))
 	defer cancel()
 
 	var out Outcome
+	if p.Cfg.Recover && !p.Offline {
+		out.Recovered, _ = p.recoverAll(ctx)
+	}
 	failures, requests := 0, 0
 	taskID := ""
+	unacked := false
 	for {
+		if unacked {
+			// A final report was not acknowledged: deliver it before taking
+			// more work; if it still fails the server is not reachable and
+			// the journal keeps it for the next pilot.
+			if _, n := p.recoverAll(ctx); n > 0 {
+				lg.WithField("jobs", n).Warn("final reports not acknowledged; they stay in the journals for the next pilot (pilot recover)")
+				break
+			}
+			unacked = false
+		}
 		ok, why := MayFetch(FetchState{
 			Now: p.now(), Start: p.Start, Timefloor: p.timefloor(), Lifetime: lifetime,
-			JobsRun: out.JobsRun, Stopping: ctx.Err() != nil,
+			JobsRun: out.JobsRun, Stopping: ctx.Err() != nil || p.Draining() != "",
 		})
 		if !ok {
 			lg.WithField("reason", why).Info("not asking for another job")
@@ -224,6 +248,7 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 		out.JobsRun++
 		requests = 0
 		res := p.runJob(ctx, job, tGetJob, p.now())
+		unacked = res.unacked
 		if res.finished {
 			out.Finished++
 		} else {
@@ -243,6 +268,28 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 	p.mu.Unlock()
 	out.ExitCode = exitCode(ctx, out.Err)
 	return out
+}
+
+// remaining returns the pilot's remaining lifetime.
+func (p *Pilot) remaining() time.Duration {
+	if p.deadline.IsZero() {
+		return p.Lifetime()
+	}
+	return p.deadline.Sub(p.now())
+}
+
+// recoverAll runs Recover and returns how many jobs it finished and how
+// many it left unfinished (journals held by a live pilot not counted).
+func (p *Pilot) recoverAll(ctx context.Context) (finished, left int) {
+	for _, rj := range p.Recover(ctx) {
+		switch {
+		case rj.Acked:
+			finished++
+		case !rj.Done() && !errors.Is(rj.Err, journal.ErrLocked):
+			left++
+		}
+	}
+	return finished, left
 }
 
 // reportBadJob sends the final 'failed' update for a job whose definition

@@ -6,6 +6,7 @@
 //
 //	pilot [flags]                      pull jobs from the server (Pilot 3's command line)
 //	pilot exec --job FILE [flags]      run one payload offline from a job file
+//	pilot recover --workdir DIR [flags]          finish the jobs a dead pilot left in DIR, then exit
 //	pilot inspect [--workdir DIR] [PANDAID...]   print the journals of the jobs in a work directory
 //
 // main only reads the configuration, wires the parts together, handles
@@ -40,6 +41,7 @@ import (
 	"github.com/gopilot/gopilot/movers/local"
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
+	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
@@ -55,14 +57,14 @@ func run(args []string, stderr io.Writer) int {
 		mode, args = args[0], args[1:]
 	}
 	switch mode {
-	case "pull", "exec":
+	case "pull", "exec", "recover":
 	case "inspect":
 		return inspect(args, os.Stdout, stderr)
 	case "version":
 		fmt.Fprintln(stderr, "gopilot", pilot.Version)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "pilot: unknown command %q (want exec, inspect, version, or flags for pull mode)\n", mode)
+		fmt.Fprintf(stderr, "pilot: unknown command %q (want exec, recover, inspect, version, or flags for pull mode)\n", mode)
 		return 2
 	}
 
@@ -81,9 +83,12 @@ func run(args []string, stderr io.Writer) int {
 		fs.StringVar(&storageFile, "storagedata", "", "storage data file (optional)")
 	}
 	fs.Usage = func() {
-		if mode == "exec" {
+		switch mode {
+		case "exec":
 			fmt.Fprintln(stderr, "usage: pilot exec --job FILE [flags]")
-		} else {
+		case "recover":
+			fmt.Fprintln(stderr, "usage: pilot recover --workdir DIR [flags]   (the server flags of pull mode)")
+		default:
 			fmt.Fprintln(stderr, "usage: pilot [flags]   (every flag also reads $PILOT_<NAME>)")
 		}
 		fs.PrintDefaults()
@@ -154,6 +159,9 @@ func run(args []string, stderr io.Writer) int {
 		return fail(lg, err)
 	}
 
+	if mode == "recover" {
+		return recoverMode(ctx, p, lg)
+	}
 	out := p.Run(ctx)
 	lg.WithFields(logrus.Fields{"jobs": out.JobsRun, "finished": out.Finished, "failed": out.Failed,
 		"exit": out.ExitCode, "elapsed": time.Since(start).Round(time.Millisecond)}).Info("gopilot done")
@@ -161,6 +169,24 @@ func run(args []string, stderr io.Writer) int {
 		lg.WithFields(logrus.Fields{"code": int(out.Err.Code), "diag": out.Err.Diag}).Warn("pilot error")
 	}
 	return out.ExitCode
+}
+
+// recoverMode finishes the unfinished jobs of the work directory and exits
+// 0 when none is left unfinished, 1 otherwise.
+func recoverMode(ctx context.Context, p *pilot.Pilot, lg logrus.FieldLogger) int {
+	code, n := 0, 0
+	for _, rj := range p.Recover(ctx) {
+		if rj.Found == journal.PhaseDone || rj.Found == journal.PhaseUnknown {
+			continue
+		}
+		n++
+		fmt.Printf("%d\t%s\t%s\t%d\t%v\n", rj.PandaID, rj.Found, rj.State, int(rj.Code), rj.Acked)
+		if !rj.Done() {
+			code = 1
+		}
+	}
+	lg.WithFields(logrus.Fields{"jobs": n, "exit": code}).Info("recovery done")
+	return code
 }
 
 // fail logs a start-up error and returns its shell exit code.
