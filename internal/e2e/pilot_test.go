@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -147,30 +148,53 @@ func TestV1API(t *testing.T) {
 	}
 }
 
-// SIGTERM to the pilot kills the payload tree, fails the job with 1201 and
-// the pilot exits 143.
-func TestSIGTERMFailsJob(t *testing.T) {
+// Each signal the pilot handles kills the payload tree, stages out the log,
+// fails the job with the signal's job-level code and ends the pilot with
+// the shell code of the pilot-level code (ERRORCODES.md).
+func TestSignalsFailJob(t *testing.T) {
 	t.Parallel()
-	s := newSite(t, queueJSON(60, ""))
-	marker := filepath.Join(s.Dir, "payload-started")
-	s.Submit(baseJob(2401, "touch "+marker+";", "sleep 300 & sleep 300; wait"))
-	cmd := s.PilotCmd()
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	must(t, cmd.Start())
-	waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
-	must(t, cmd.Process.Signal(syscall.SIGTERM))
-	err := cmd.Wait()
-	code := 0
-	if ee, ok := err.(interface{ ExitCode() int }); ok {
-		code = ee.ExitCode()
-	}
-	j := s.Job(2401)
-	if code != 143 || j.State != "failed" || j.PilotErrorCode != 1201 {
-		t.Fatalf("exit %d state %s code %d\n%s", code, j.State, j.PilotErrorCode, out.String())
-	}
-	if pids := processesWithArg("sleep 300", s.Work); len(pids) > 0 {
-		t.Fatalf("payload processes survive: %v", pids)
+	for i, tc := range []struct {
+		sig      syscall.Signal
+		jobCode  int
+		exitCode int
+	}{
+		{syscall.SIGTERM, 1201, 143},
+		{syscall.SIGINT, 1200, 130},
+		{syscall.SIGQUIT, 1202, 131},
+		{syscall.SIGUSR1, 1207, 138},
+		{syscall.SIGXCPU, 1204, 152},
+		{syscall.SIGBUS, 1206, 135},
+		{syscall.SIGSEGV, 1203, 139},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			id := int64(2401 + i)
+			s := newSite(t, queueJSON(60, ""))
+			marker := filepath.Join(s.Dir, "payload-started")
+			tag := fmt.Sprintf("sleep 30%d", i)
+			s.Submit(baseJob(id, "touch "+marker+";", tag+" & "+tag+"; wait"))
+			cmd := s.PilotCmd()
+			var out strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &out
+			must(t, cmd.Start())
+			waitFor(t, 30*time.Second, "payload start", func() bool { _, err := os.Stat(marker); return err == nil })
+			must(t, cmd.Process.Signal(tc.sig))
+			err := cmd.Wait()
+			code := 0
+			if ee, ok := err.(interface{ ExitCode() int }); ok {
+				code = ee.ExitCode()
+			}
+			j := s.Job(id)
+			if code != tc.exitCode || j.State != "failed" || j.PilotErrorCode != tc.jobCode {
+				t.Fatalf("exit %d state %s code %d, want exit %d code %d\n%s", code, j.State, j.PilotErrorCode, tc.exitCode, tc.jobCode, out.String())
+			}
+			if _, err := os.Stat(s.RsePath("e2e", baseJob(id, "", "")["logFile"].(string))); err != nil {
+				t.Fatalf("log not staged out after one signal: %v\n%s", err, out.String())
+			}
+			if pids := processesWithArg(tag, s.Work); len(pids) > 0 {
+				t.Fatalf("payload processes survive: %v", pids)
+			}
+		})
 	}
 }
 
