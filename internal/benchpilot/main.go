@@ -13,12 +13,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gopilot/gopilot/internal/pandalite"
+	"github.com/gopilot/gopilot/pilot/journal"
 )
 
 func main() {
@@ -102,7 +105,7 @@ func run(n int, bin string) error {
 		addr = "http://" + addr
 	}
 
-	pilot := exec.Command(filepath.Join(bin, "pilot"), "-q", "BENCH", "--url", addr, "-j", "managed", "--workdir", work, "--getjob-wait", "0")
+	pilot := exec.Command(filepath.Join(bin, "pilot"), "-q", "BENCH", "--url", addr, "-j", "managed", "--workdir", work, "--getjob-wait", "0", "--cleanup=false")
 	pilot.Stdout, pilot.Stderr = nil, nil
 	t0 := time.Now()
 	if err := pilot.Run(); err != nil {
@@ -126,7 +129,7 @@ func run(n int, bin string) error {
 			getJob[id] = t
 		}
 	}
-	var cycles []time.Duration
+	var cycles, overheads, toFinal []time.Duration
 	var last time.Time
 	done := 0
 	infos, err := st.Jobs(ctx)
@@ -145,6 +148,11 @@ func run(n int, bin string) error {
 			if u.State == "finished" || u.State == "failed" {
 				t := stamp(u.Time)
 				cycles = append(cycles, t.Sub(getJob[j.PandaID]))
+				if h, err := journal.Replay(filepath.Join(work, journal.JobDirPrefix+strconv.FormatInt(j.PandaID, 10), journal.FileName)); err == nil && len(h.Runs) > 0 && h.Runs[0].Ended != nil {
+					run := h.Runs[0]
+					overheads = append(overheads, t.Sub(getJob[j.PandaID])-time.Duration(run.Ended.WallSeconds*float64(time.Second)))
+					toFinal = append(toFinal, t.Sub(run.EndedAt))
+				}
 				if t.After(last) {
 					last = t
 				}
@@ -167,6 +175,12 @@ func run(n int, bin string) error {
 	fmt.Printf("| start-up to first getJob | %s | 0.89-1.06 s |\n", ms(first.Sub(t0)))
 	fmt.Printf("| getJob -> final update, per job (incl. the payload) mean | %s | 3.3-4.2 s overhead |\n", ms(sum/time.Duration(len(cycles))))
 	fmt.Printf("| getJob -> final update p50 / p99 | %s / %s | |\n", ms(cycles[len(cycles)/2]), ms(cycles[(len(cycles)*99)/100]))
+	if len(overheads) == len(cycles) {
+		slices.Sort(overheads)
+		slices.Sort(toFinal)
+		fmt.Printf("| per-job overhead (getJob -> final update minus payload wall) p50 / p99 | %s / %s | 3.3-4.2 s |\n", ms(overheads[len(overheads)/2]), ms(overheads[(len(overheads)*99)/100]))
+		fmt.Printf("| payload end -> final update p50 / p99 | %s / %s | 1-7 s |\n", ms(toFinal[len(toFinal)/2]), ms(toFinal[(len(toFinal)*99)/100]))
+	}
 	fmt.Printf("| last final update -> pilot exit | %s | 33-67 s |\n", ms(tEnd.Sub(last)))
 	fmt.Printf("| peak RSS of the pilot process | %.1f MB | 44 MB |\n", float64(ru.Maxrss)/1024)
 	fmt.Printf("| pilot CPU per job (user+sys, incl. payload) | %s | |\n", ms(cpu/time.Duration(n)))
