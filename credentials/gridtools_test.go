@@ -1,7 +1,6 @@
 package credentials
 
 import (
-	"context"
 	"crypto"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -9,13 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gopilot/gopilot/credentials/credtest"
 )
 
 // Cross-checks against the real grid tools (Debian packages in REQUIRED_PACKAGES:
@@ -25,43 +25,18 @@ import (
 
 func requireTools(t *testing.T, tools ...string) {
 	t.Helper()
-	var missing []string
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := fmt.Sprintf("grid tools missing: %s (apt-get install -y $(cat credentials/REQUIRED_PACKAGES))", strings.Join(missing, ", "))
-	if os.Getenv("CI") != "" || os.Getenv("GOPILOT_REQUIRE_GRID_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	fmt.Fprintf(os.Stderr, "\n*** SKIPPING %s: %s ***\n\n", t.Name(), msg)
-	t.Skip(msg)
+	credtest.RequireTools(t, tools...)
 }
 
 // run runs a tool with a generous timeout and returns its trimmed stdout.
 func run(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdin = nil
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return credtest.Run(t, env, name, args...)
 }
 
-// opensslCA makes a throwaway CA, a host and a user certificate with openssl, and the
-// hashed CA directory, as snippets/testca.sh does.
+// opensslCA is a throwaway CA (credtest) with a host and a user certificate.
 type opensslCA struct {
+	ca                             *credtest.CA
 	dir, certDir                   string
 	userCert, userKey              string
 	hostCert, hostKey              string
@@ -70,70 +45,13 @@ type opensslCA struct {
 
 func makeOpenSSLCA(t *testing.T) *opensslCA {
 	t.Helper()
-	dir := t.TempDir()
-	ca := &opensslCA{dir: dir, certDir: filepath.Join(dir, "certificates"),
-		userCert: filepath.Join(dir, "user.pem"), userKey: filepath.Join(dir, "user.key"),
-		hostCert: filepath.Join(dir, "host.pem"), hostKey: filepath.Join(dir, "host.key"),
-		caSubject: "/O=Test/CN=Test Grid CA", userDN: "/O=Test/OU=Users/CN=Test User", hostSubject: "/O=Test/CN=localhost"}
-	if err := os.Mkdir(ca.certDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cnf := `[req]
-distinguished_name=dn
-[dn]
-[ext_ca]
-basicConstraints=critical,CA:TRUE
-keyUsage=critical,keyCertSign,cRLSign
-subjectKeyIdentifier=hash
-[ext_host]
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth,clientAuth
-subjectAltName=DNS:localhost,IP:127.0.0.1
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-[ext_user]
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment,dataEncipherment
-extendedKeyUsage=clientAuth
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-`
-	p := func(n string) string { return filepath.Join(dir, n) }
-	if err := os.WriteFile(p("ext.cnf"), []byte(cnf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, nil, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "30",
-		"-subj", ca.caSubject, "-keyout", p("ca.key"), "-out", p("ca.pem"), "-config", p("ext.cnf"), "-extensions", "ext_ca")
-	for _, c := range []struct{ n, subj string }{{"host", ca.hostSubject}, {"user", ca.userDN}} {
-		run(t, nil, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-subj", c.subj,
-			"-keyout", p(c.n+".key"), "-out", p(c.n+".csr"), "-config", p("ext.cnf"))
-		run(t, nil, "openssl", "x509", "-req", "-in", p(c.n+".csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
-			"-CAcreateserial", "-sha256", "-days", "30", "-extfile", p("ext.cnf"), "-extensions", "ext_"+c.n, "-out", p(c.n+".pem"))
-		if err := os.Chmod(p(c.n+".key"), 0o400); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caPEM, err := os.ReadFile(p("ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy := fmt.Sprintf("access_id_CA X509 '%s'\npos_rights globus CA:sign\ncond_subjects globus '\"/O=Test/*\"'\n", ca.caSubject)
-	for _, h := range []string{run(t, nil, "openssl", "x509", "-noout", "-hash", "-in", p("ca.pem")),
-		run(t, nil, "openssl", "x509", "-noout", "-subject_hash_old", "-in", p("ca.pem"))} {
-		if err := os.WriteFile(filepath.Join(ca.certDir, h+".0"), caPEM, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(ca.certDir, h+".signing_policy"), []byte(policy), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ca
+	ca := credtest.NewCA(t, "/O=Test/CN=Test Grid CA")
+	user := ca.User(t, "user", "/O=Test/OU=Users/CN=Test User")
+	return &opensslCA{ca: ca, dir: ca.Dir, certDir: ca.CertDir, userCert: user.Cert, userKey: user.Key,
+		hostCert: ca.Host.Cert, hostKey: ca.Host.Key, caSubject: ca.Subject, userDN: user.DN, hostSubject: ca.Host.DN}
 }
 
-func (ca *opensslCA) env() []string {
-	return []string{"X509_CERT_DIR=" + ca.certDir, "HOME=" + ca.dir, "RANDFILE=" + filepath.Join(ca.dir, ".rnd")}
-}
+func (ca *opensslCA) env() []string { return ca.ca.Env() }
 
 // loadTestCert loads an openssl certificate and key for Go-made proxies and ACs.
 func loadTestCert(t *testing.T, certFile, keyFile string) testCert {

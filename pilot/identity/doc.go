@@ -81,9 +81,17 @@
 // myproxy-logon (argv from credentials.MyProxyLogonArgs: -s the job's myproxy server, or
 // Options.MyProxyServer when the job names none; -l the job's credname; -n, no pass
 // phrase) through timedcmd, authenticated with the pilot's proxy, and stores the retrieved
-// credential as PayloadProxyFile. The credential is checked: it must parse, must not have
-// expired (nor have less than Options.MyProxyMinLifetime left), and, when the job's
-// prodUserID is a DN, must belong to that DN.
+// credential as PayloadProxyFile. The credential is checked: it must parse, must have at
+// least Options.MyProxyMinLifetime left (by default credentials.RunningMargin) in its
+// proxy chain and in its VOMS attribute certificates (a retrieved proxy carries the stored
+// credential's chain, ACs included), and, when the job's prodUserID is a DN, must belong
+// to that DN.
+//
+// # Credential lifetime while the payload runs
+//
+// CredentialMonitor adapts a credentials.Checker to the payload monitors of package
+// pilot/monitor: it stops the payload (1373, or 1177 for VOMS) when a watched credential
+// has less than credentials.RunningMargin left.
 //
 // # Errors
 //
@@ -95,6 +103,7 @@
 //	credential of another DN than the job owner's      1163 NOPROXY
 //	credential expired                                 1373 CERTIFICATEHASEXPIRED (1177 NOVOMSPROXY when VOMS)
 //	credential lifetime below the minimum              1382 PROXYTOOSHORT (1177 NOVOMSPROXY when VOMS)
+//	(the lifetime codes are credentials.PilotError's)
 //	unknown local account, root account                1110 SETUPFAILURE
 //	no free pool account                               1110 SETUPFAILURE
 //	job directory not reachable / not handed over      1110 SETUPFAILURE

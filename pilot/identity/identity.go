@@ -60,8 +60,10 @@ type Options struct {
 	// MyProxyLifetime is the lifetime requested; 0 means the larger of
 	// DefaultMyProxyLifetime and the job's maxWalltime plus one hour.
 	MyProxyLifetime time.Duration
-	// MyProxyMinLifetime is the least a retrieved credential must have left; 0 only
-	// requires that it has not expired.
+	// MyProxyMinLifetime is the least a retrieved credential must have left; 0 means
+	// credentials.RunningMargin (a payload given less would be stopped at once by the
+	// credential check while it runs), a negative value only requires that it has not
+	// expired.
 	MyProxyMinLifetime time.Duration
 	// MyProxyTimeout bounds one myproxy-logon run; 0 means DefaultMyProxyTimeout.
 	MyProxyTimeout time.Duration

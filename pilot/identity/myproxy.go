@@ -72,7 +72,11 @@ func (s *Switcher) fetchMyProxy(ctx context.Context, job *jobdef.Job, out string
 		os.Remove(out)
 		return jobdef.NewError(jobdef.NoProxy, "retrieved MyProxy credential: "+err.Error(), err)
 	}
-	if err := p.CheckLifetime(time.Now(), s.opts.MyProxyMinLifetime); err != nil {
+	minimum := s.opts.MyProxyMinLifetime
+	if minimum == 0 {
+		minimum = credentials.RunningMargin
+	}
+	if err := p.CheckLifetime(time.Now(), max(minimum, 0)); err != nil {
 		os.Remove(out)
 		return lifetimeError("the retrieved MyProxy credential", err)
 	}
@@ -121,18 +125,12 @@ func (s *Switcher) myproxyEnv() []string {
 	return env
 }
 
-// lifetimeError maps a credentials lifetime error to its PanDA code.
+// lifetimeError maps a credentials lifetime error to its PanDA code (1373, 1382, 1177;
+// see credentials.PilotError).
 func lifetimeError(what string, err error) *jobdef.PilotError {
-	code := jobdef.NoProxy
-	switch {
-	case errors.Is(err, credentials.ErrVOMS):
-		code = jobdef.NoVOMSProxy
-	case errors.Is(err, credentials.ErrExpired):
-		code = jobdef.CertificateHasExpired
-	case errors.Is(err, credentials.ErrTooShort):
-		code = jobdef.ProxyTooShort
-	}
-	return jobdef.NewError(code, what+": "+err.Error(), err)
+	var pe *jobdef.PilotError
+	errors.As(credentials.PilotError(what, err), &pe)
+	return pe
 }
 
 // sameDN reports whether two slash-form DNs name the same identity, compared as the
