@@ -242,3 +242,17 @@ func plain(err error) error {
 	}
 	return err
 }
+
+// With returns a new Checker watching c's sources and more (for example a job's payload
+// credential, ProxySource of its file). The new Checker reads every source afresh.
+func (c *Checker) With(sources ...Source) *Checker {
+	var all []Source
+	if c != nil {
+		c.mu.Lock()
+		for _, w := range c.watched {
+			all = append(all, w.src)
+		}
+		c.mu.Unlock()
+	}
+	return NewChecker(append(all, sources...)...)
+}

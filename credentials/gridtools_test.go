@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gopilot/gopilot/credentials/credtest"
+	"github.com/gopilot/gopilot/jobdef"
 )
 
 // Cross-checks against the real grid tools (Debian packages in REQUIRED_PACKAGES:
@@ -301,5 +302,93 @@ func TestGridToolsCrossCheck(t *testing.T) {
 		checkTimeLeft(t, "Go AC, voms-proxy-info -actimeleft", p.TimeLeft, func() string {
 			return run(t, env, "voms-proxy-info", "-file", path, "-actimeleft")
 		})
+	})
+}
+
+// TestLifetimeCrossCheck compares the verdicts of Lifetime.Check with those of the grid
+// tools on proxies the tools made: `grid-proxy-info -exists -valid H:MM` and
+// `voms-proxy-info -exists -valid H:MM` for the chain, -timeleft/-actimeleft for VOMS.
+func TestLifetimeCrossCheck(t *testing.T) {
+	requireTools(t, "openssl", "grid-proxy-init", "grid-proxy-info", "voms-proxy-info", "voms-proxy-fake")
+	ca := makeOpenSSLCA(t)
+	user := credtest.Cert{Cert: ca.userCert, Key: ca.userKey, DN: ca.userDN}
+	dir := t.TempDir()
+	rc := func(name string, args ...string) bool {
+		_, err := credtest.Output(ca.env(), nil, name, args...)
+		return err == nil
+	}
+	lifetime := func(path string) Lifetime {
+		l, err := ReadProxyLifetime(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+
+	t.Run("chain", func(t *testing.T) {
+		for _, kind := range [][]string{{"-rfc"}, {"-old"}, {"-rfc", "-limited"}} {
+			path := ca.ca.GridProxy(t, user, filepath.Join(dir, "gpi"+strings.Join(kind, "")), "3:07", kind...)
+			l := lifetime(path)
+			checkTimeLeft(t, fmt.Sprintf("%v Lifetime.Left vs voms-proxy-info -timeleft", kind), func(now time.Time) time.Duration {
+				left, _ := l.Left(now)
+				return left
+			}, func() string { return run(t, ca.env(), "voms-proxy-info", "-file", path, "-timeleft") })
+			for _, need := range []string{"0:30", "3:00", "3:30", "12:00"} {
+				h, m, _ := strings.Cut(need, ":")
+				hh, _ := strconv.Atoi(h)
+				mm, _ := strconv.Atoi(m)
+				d := time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute
+				ours := l.Check(time.Now(), d) == nil
+				if gpi := rc("grid-proxy-info", "-f", path, "-exists", "-valid", need); gpi != ours {
+					t.Errorf("%v need %s: grid-proxy-info says %v, Check says %v", kind, need, gpi, ours)
+				}
+				if vpi := rc("voms-proxy-info", "-file", path, "-exists", "-valid", need); vpi != ours {
+					t.Errorf("%v need %s: voms-proxy-info says %v, Check says %v", kind, need, vpi, ours)
+				}
+				if code := jobdef.CodeOf(l.Check(time.Now(), d)); !ours && code != jobdef.ProxyTooShort {
+					t.Errorf("%v need %s: code %d, want 1382", kind, need, code)
+				}
+			}
+		}
+	})
+
+	t.Run("VOMS", func(t *testing.T) {
+		tests := []struct {
+			name     string
+			o        credtest.VOMSOptions
+			need     time.Duration
+			start    jobdef.ErrorCode
+			running  jobdef.ErrorCode
+			acExpire bool
+		}{
+			{"AC shorter than the chain", credtest.VOMSOptions{Hours: 3, ACHours: 1}, 2 * time.Hour, jobdef.NoVOMSProxy, 0, false},
+			{"AC long enough", credtest.VOMSOptions{Hours: 3, ACHours: 3}, 2 * time.Hour, 0, 0, false},
+			{"AC expired", credtest.VOMSOptions{Hours: 3, ACHours: 1, ACPast: 2 * time.Hour}, time.Minute, jobdef.NoVOMSProxy, jobdef.NoVOMSProxy, true},
+		}
+		for i, tc := range tests {
+			path := ca.ca.VOMSProxy(t, user, filepath.Join(dir, fmt.Sprintf("fake%d", i)), tc.o)
+			l := lifetime(path)
+			if l.VOMSNotAfter.IsZero() {
+				t.Fatalf("%s: no VOMS AC found", tc.name)
+			}
+			acLeft := run(t, ca.env(), "voms-proxy-info", "-file", path, "-actimeleft")
+			if tc.acExpire != (acLeft == "0") {
+				t.Errorf("%s: voms-proxy-info -actimeleft %s", tc.name, acLeft)
+			}
+			checkTimeLeft(t, tc.name+": Lifetime.Left vs min(-timeleft, -actimeleft)", func(now time.Time) time.Duration {
+				left, _ := l.Left(now)
+				return left
+			}, func() string {
+				a, _ := strconv.Atoi(acLeft)
+				b, _ := strconv.Atoi(run(t, ca.env(), "voms-proxy-info", "-file", path, "-timeleft"))
+				return strconv.Itoa(min(a, b))
+			})
+			if code := jobdef.CodeOf(l.Check(time.Now(), tc.need)); code != tc.start {
+				t.Errorf("%s: Check code %d, want %d", tc.name, code, tc.start)
+			}
+			if code := jobdef.CodeOf(l.CheckRunning(time.Now(), RunningMargin)); code != tc.running {
+				t.Errorf("%s: CheckRunning code %d, want %d", tc.name, code, tc.running)
+			}
+		}
 	})
 }
