@@ -39,7 +39,9 @@ func TestLifetimeChecks(t *testing.T) {
 	proxy := func(chain, voms time.Time) Lifetime {
 		return Lifetime{Kind: X509Proxy, Source: "/tmp/x509up_u1", NotAfter: chain, VOMSNotAfter: voms}
 	}
-	token := func(exp time.Time) Lifetime { return Lifetime{Kind: BearerToken, Source: "BEARER_TOKEN", NotAfter: exp} }
+	token := func(exp time.Time) Lifetime {
+		return Lifetime{Kind: BearerToken, Source: "BEARER_TOKEN", NotAfter: exp}
+	}
 	tests := []struct {
 		name             string
 		l                Lifetime
