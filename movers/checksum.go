@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/adler32"
 	"io"
 	"os"
 	"strconv"
@@ -19,12 +18,12 @@ import (
 // ChunkSize is the buffer size of CopyChecksum: the unit in which a copy checks ctx.
 const ChunkSize = 1 << 20
 
-// NewHasher returns a fresh hash for t: adler32 (also for the empty type) or md5. It
-// returns nil for any other type.
+// NewHasher returns a fresh hash for t: adler32 (also for the empty type; the same sums as
+// hash/adler32, computed several times faster) or md5. It returns nil for any other type.
 func NewHasher(t jobdef.ChecksumType) hash.Hash {
 	switch t {
 	case jobdef.Adler32, "":
-		return adler32.New()
+		return newAdler32()
 	case jobdef.MD5:
 		return md5.New()
 	}

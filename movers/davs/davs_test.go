@@ -14,100 +14,35 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/movers/davs"
+	"github.com/gopilot/gopilot/movers/internal/remotetest"
 	"github.com/gopilot/gopilot/movers/moverstest"
 )
 
-// server is what the tests need of a WebDAV server started by gridtest.
-type server interface {
-	WriteFile(rel string, data []byte) error
-	Path(rel string) string
-}
+type remote = remotetest.Remote
 
-// remote is the conformance suite's view of a WebDAV server reached through davs:// URLs
-// (mapped to plain http).
-type remote struct {
-	srv  server
-	base string // davs://127.0.0.1:PORT
-	addr string // 127.0.0.1:PORT
-}
-
-func newRemote(srv server, httpURL string) remote {
+// newRemote returns a WebDAV server reached through davs:// URLs (mapped to plain http).
+func newRemote(srv remotetest.Server, httpURL string) remote {
 	addr := strings.TrimPrefix(strings.TrimPrefix(httpURL, "http://"), "https://")
-	return remote{srv: srv, base: "davs://" + addr, addr: addr}
-}
-
-func (r remote) newRemote(t *testing.T, name string, data []byte) string {
-	if err := r.srv.WriteFile("in/"+name, data); err != nil {
-		t.Fatal(err)
-	}
-	return r.base + "/in/" + name
-}
-
-// remoteURL puts new files two collection levels down, so Put must create collections.
-func (r remote) remoteURL(t *testing.T, name string) string {
-	return r.base + "/out/sc/" + strings.TrimSuffix(name, ".dat") + "/" + name
-}
-
-func (r remote) local(t *testing.T, url string) string {
-	rest, ok := strings.CutPrefix(url, r.base+"/")
-	if !ok {
-		t.Fatalf("URL %s is not on %s", url, r.base)
-	}
-	return r.srv.Path(rest)
-}
-
-func (r remote) readRemote(t *testing.T, url string) ([]byte, error) {
-	return os.ReadFile(r.local(t, url))
-}
-
-func (r remote) stray(t *testing.T, url string) []string {
-	p := r.local(t, url)
-	ents, err := os.ReadDir(filepath.Dir(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if e.Name() != filepath.Base(p) && strings.Contains(e.Name(), filepath.Base(p)) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-func (r remote) slow(t *testing.T, name string) (string, <-chan struct{}) {
-	if err := r.srv.WriteFile("slow/"+name, moverstest.Data(4*movers.ChunkSize)); err != nil {
-		t.Fatal(err)
-	}
-	p := gridtest.StartStallProxy(t, r.addr, movers.ChunkSize)
-	return "davs://" + p.Addr + "/slow/" + name, p.Started()
-}
-
-func (r remote) env(m movers.Mover) moverstest.Env {
-	return moverstest.Env{Mover: m, NewRemote: r.newRemote, RemoteURL: r.remoteURL, ReadRemote: r.readRemote,
-		Stray: r.stray, SlowRemote: r.slow, SlowLocal: true}
+	return remotetest.New(srv, "davs://"+addr, "")
 }
 
 func plain() *davs.Mover { return davs.New(davs.Options{PlainHTTP: true}) }
 
 func TestConformanceNginx(t *testing.T) {
 	n := gridtest.StartNginxDAV(t)
-	moverstest.Run(t, newRemote(n, n.URL).env(plain()))
+	moverstest.Run(t, newRemote(n, n.URL).Env(plain()))
 }
 
 // TestConformanceNginxMKCOL: the server refuses a PUT into a missing collection (409), so
 // the mover must create the collections.
 func TestConformanceNginxMKCOL(t *testing.T) {
 	n := gridtest.StartNginxDAVWith(t, gridtest.NginxOptions{NoCreatePutPath: true})
-	moverstest.Run(t, newRemote(n, n.URL).env(plain()))
+	moverstest.Run(t, newRemote(n, n.URL).Env(plain()))
 }
 
 func TestConformanceXrdHttp(t *testing.T) {
 	x := gridtest.StartXrootd(t)
-	moverstest.Run(t, newRemote(x, x.HTTPURL).env(plain()))
+	moverstest.Run(t, newRemote(x, x.HTTPURL).Env(plain()))
 }
 
 func TestRemoteChecksum(t *testing.T) {
@@ -116,12 +51,12 @@ func TestRemoteChecksum(t *testing.T) {
 	m := plain()
 	data := moverstest.Data(54321)
 	xr := newRemote(x, x.HTTPURL)
-	url := xr.newRemote(t, "sum.dat", data)
+	url := xr.NewRemote(t, "sum.dat", data)
 	sum, err := m.RemoteChecksum(t.Context(), url, jobdef.Adler32)
 	if err != nil || sum != moverstest.Adler32(data) {
 		t.Errorf("XrdHttp RemoteChecksum = %v, %v; want %v", sum, err, moverstest.Adler32(data))
 	}
-	nurl := newRemote(n, n.URL).newRemote(t, "sum.dat", data)
+	nurl := newRemote(n, n.URL).NewRemote(t, "sum.dat", data)
 	if _, err := m.RemoteChecksum(t.Context(), nurl, jobdef.Adler32); jobdef.CodeOf(err) != jobdef.ChksumNotSup {
 		t.Errorf("nginx RemoteChecksum: %v, want code 1242", err)
 	}
@@ -132,7 +67,7 @@ func TestRemoteChecksum(t *testing.T) {
 			}
 		}
 	}
-	if _, err := xr.readRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := xr.ReadRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after Remove: %v", err)
 	}
 }
@@ -145,11 +80,11 @@ func TestStaleServerDigest(t *testing.T) {
 	m := plain()
 	r := newRemote(x, x.HTTPURL)
 	data := moverstest.Data(100000)
-	url := r.newRemote(t, "stale.dat", data)
+	url := r.NewRemote(t, "stale.dat", data)
 	if _, err := m.RemoteChecksum(t.Context(), url, jobdef.Adler32); err != nil {
 		t.Fatal(err)
 	}
-	p := r.local(t, url)
+	p := r.Local(t, url)
 	fi, err := os.Stat(p)
 	if err != nil {
 		t.Fatal(err)
@@ -180,19 +115,19 @@ func TestBearerToken(t *testing.T) {
 	n := gridtest.StartNginxDAVWith(t, gridtest.NginxOptions{BearerToken: token})
 	r := newRemote(n, n.URL)
 	data := moverstest.Data(4321)
-	url := r.newRemote(t, "tok.dat", data)
+	url := r.NewRemote(t, "tok.dat", data)
 	dir := t.TempDir()
 	good := davs.New(davs.Options{PlainHTTP: true, Header: http.Header{"Authorization": {"Bearer " + token}}})
 	if _, err := good.Get(t.Context(), movers.Transfer{Source: url, Destination: filepath.Join(dir, "a")}); err != nil {
 		t.Fatalf("Get with the token: %v", err)
 	}
-	if _, err := good.Put(t.Context(), movers.Transfer{Source: filepath.Join(dir, "a"), Destination: r.remoteURL(t, "tokput.dat")}); err != nil {
+	if _, err := good.Put(t.Context(), movers.Transfer{Source: filepath.Join(dir, "a"), Destination: r.RemoteURL(t, "tokput.dat")}); err != nil {
 		t.Fatalf("Put with the token: %v", err)
 	}
 	bad := davs.New(davs.Options{PlainHTTP: true, Header: http.Header{"Authorization": {"Bearer wrong"}}})
 	_, err := bad.Get(t.Context(), movers.Transfer{Source: url, Destination: filepath.Join(dir, "b")})
 	wantCode(t, err, jobdef.StageInAuthenticationFailure)
-	_, err = bad.Put(t.Context(), movers.Transfer{Source: filepath.Join(dir, "a"), Destination: r.remoteURL(t, "tokbad.dat")})
+	_, err = bad.Put(t.Context(), movers.Transfer{Source: filepath.Join(dir, "a"), Destination: r.RemoteURL(t, "tokbad.dat")})
 	wantCode(t, err, jobdef.StageOutAuthenticationFailure)
 }
 
@@ -205,7 +140,7 @@ func TestTLSClientCertificate(t *testing.T) {
 	n := gridtest.StartNginxDAVWith(t, gridtest.NginxOptions{TLS: pki.NginxTLS()})
 	r := newRemote(n, n.URL) // davs:// -> https://
 	data := moverstest.Data(2 * movers.ChunkSize)
-	url := r.newRemote(t, "tls.dat", data)
+	url := r.NewRemote(t, "tls.dat", data)
 	withCert, err := pki.ClientTLS(true)
 	if err != nil {
 		t.Fatal(err)
@@ -216,11 +151,11 @@ func TestTLSClientCertificate(t *testing.T) {
 	if err != nil || res.Checksum != moverstest.Adler32(data) {
 		t.Fatalf("Get over TLS = %v, %v", res, err)
 	}
-	put := r.remoteURL(t, "tlsput.dat")
+	put := r.RemoteURL(t, "tlsput.dat")
 	if _, err := m.Put(t.Context(), movers.Transfer{Source: filepath.Join(dir, "a"), Destination: put}); err != nil {
 		t.Fatalf("Put over TLS: %v", err)
 	}
-	if got, err := r.readRemote(t, put); err != nil || len(got) != len(data) {
+	if got, err := r.ReadRemote(t, put); err != nil || len(got) != len(data) {
 		t.Fatalf("uploaded file: %d bytes, %v", len(got), err)
 	}
 	noCert, err := pki.ClientTLS(false)

@@ -26,14 +26,14 @@ func TestPutInterrupted(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, mode := range []string{"timeout", "cancel"} {
 				t.Run(mode, func(t *testing.T) {
-					p := gridtest.StartUploadStallProxy(t, c.r.addr, movers.ChunkSize)
+					p := gridtest.StartUploadStallProxy(t, c.r.Addr, movers.ChunkSize)
 					name := mode + ".dat"
 					src := filepath.Join(t.TempDir(), name)
 					if err := os.WriteFile(src, moverstest.Data(8*movers.ChunkSize), 0o644); err != nil {
 						t.Fatal(err)
 					}
-					direct := c.r.remoteURL(t, name)
-					via := "davs://" + p.Addr + direct[len(c.r.base):]
+					direct := c.r.RemoteURL(t, name)
+					via := c.r.Via(direct, p.Addr)
 					ctx, cancel := context.WithCancelCause(t.Context())
 					defer cancel(nil)
 					tr := movers.Transfer{Source: src, Destination: via}
@@ -52,10 +52,10 @@ func TestPutInterrupted(t *testing.T) {
 					}
 					_, err := plain().Put(ctx, tr)
 					wantCode(t, err, want)
-					if b, err := c.r.readRemote(t, direct); err == nil {
+					if b, err := c.r.ReadRemote(t, direct); err == nil {
 						t.Errorf("%d bytes left on the server after an interrupted upload", len(b))
 					}
-					if st := c.r.stray(t, direct); len(st) > 0 {
+					if st := c.r.Stray(t, direct); len(st) > 0 {
 						t.Errorf("stray files: %v", st)
 					}
 				})

@@ -5,54 +5,36 @@ import (
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/toolrun"
 )
-
-type rule struct {
-	all       []string // every one must occur (lower case)
-	code      func(op string) jobdef.ErrorCode
-	retryable bool
-}
-
-func fixed(c jobdef.ErrorCode) func(string) jobdef.ErrorCode {
-	return func(string) jobdef.ErrorCode { return c }
-}
-
-func byOp(get, put jobdef.ErrorCode) func(string) jobdef.ErrorCode {
-	return func(op string) jobdef.ErrorCode {
-		if op == movers.OpPut {
-			return put
-		}
-		return get
-	}
-}
-
-func adlerMismatch(op string) jobdef.ErrorCode { return movers.MismatchCode(op, jobdef.Adler32) }
 
 // rules returns the translation table, tried in order; the first rule whose patterns all
 // occur in the output decides. The order follows Pilot 3's translation of transfer-tool
 // output.
-func rules() []rule {
-	auth := byOp(jobdef.StageInAuthenticationFailure, jobdef.StageOutAuthenticationFailure)
-	return []rule{
-		{[]string{"checksum", "not supported"}, fixed(jobdef.ChksumNotSup), false},
-		{[]string{"checksum", "mismatch"}, adlerMismatch, true},
-		{[]string{"checksum", "do not match"}, adlerMismatch, true},
-		{[]string{"checksum error"}, adlerMismatch, true},
-		{[]string{"failed xrdadler32"}, adlerMismatch, true},
-		{[]string{"globus_xio:"}, byOp(jobdef.GetGlobusSysErr, jobdef.PutGlobusSysErr), true},
-		{[]string{"file exists"}, fixed(jobdef.FileExists), false},
-		{[]string{"srm_file_busy"}, fixed(jobdef.FileExists), false},
-		{[]string{"no such file or directory"}, byOp(jobdef.MissingInputFile, jobdef.NoSuchFile), false},
-		{[]string{"could not establish context"}, fixed(jobdef.NoProxy), false},
-		{[]string{"cannot authenticate"}, auth, false},
-		{[]string{"permission denied"}, auth, false},
-		{[]string{"no space left on device"}, byOp(jobdef.NoLocalSpace, jobdef.NoRemoteSpace), false},
-		{[]string{"timed out"}, movers.TimeoutCode, true},
-		{[]string{"timeout"}, movers.TimeoutCode, true},
-		{[]string{"operation expired"}, movers.TimeoutCode, true},
-		{[]string{"service is not available"}, fixed(jobdef.ServiceNotAvailable), true},
-		{[]string{"network is unreachable"}, fixed(jobdef.UnreachableNetwork), true},
-		{[]string{"server responded with an error"}, fixed(jobdef.XrdcpError), true},
+func rules() []toolrun.Rule {
+	r := func(code func(string) jobdef.ErrorCode, retry bool, all ...string) toolrun.Rule {
+		return toolrun.Rule{All: all, Code: code, Retryable: retry}
+	}
+	return []toolrun.Rule{
+		r(toolrun.Fixed(jobdef.ChksumNotSup), false, "checksum", "not supported"),
+		r(toolrun.AdlerMismatch, true, "checksum", "mismatch"),
+		r(toolrun.AdlerMismatch, true, "checksum", "do not match"),
+		r(toolrun.AdlerMismatch, true, "checksum error"),
+		r(toolrun.AdlerMismatch, true, "failed xrdadler32"),
+		r(toolrun.ByOp(jobdef.GetGlobusSysErr, jobdef.PutGlobusSysErr), true, "globus_xio:"),
+		r(toolrun.Fixed(jobdef.FileExists), false, "file exists"),
+		r(toolrun.Fixed(jobdef.FileExists), false, "srm_file_busy"),
+		r(toolrun.ByOp(jobdef.MissingInputFile, jobdef.NoSuchFile), false, "no such file or directory"),
+		r(toolrun.Fixed(jobdef.NoProxy), false, "could not establish context"),
+		r(toolrun.Auth, false, "cannot authenticate"),
+		r(toolrun.Auth, false, "permission denied"),
+		r(toolrun.ByOp(jobdef.NoLocalSpace, jobdef.NoRemoteSpace), false, "no space left on device"),
+		r(movers.TimeoutCode, true, "timed out"),
+		r(movers.TimeoutCode, true, "timeout"),
+		r(movers.TimeoutCode, true, "operation expired"),
+		r(toolrun.Fixed(jobdef.ServiceNotAvailable), true, "service is not available"),
+		r(toolrun.Fixed(jobdef.UnreachableNetwork), true, "network is unreachable"),
+		r(toolrun.Fixed(jobdef.XrdcpError), true, "server responded with an error"),
 	}
 }
 
@@ -65,17 +47,7 @@ func rules() []rule {
 // "Network is unreachable" 1327, xrootd server errors 1362, anything else 1099/1137
 // (retryable).
 func Classify(op, output string) (jobdef.ErrorCode, bool) {
-	low := strings.ToLower(output)
-next:
-	for _, r := range rules() {
-		for _, p := range r.all {
-			if !strings.Contains(low, p) {
-				continue next
-			}
-		}
-		return r.code(op), r.retryable
-	}
-	return movers.GenericCode(op), true
+	return toolrun.Classify(rules(), op, output)
 }
 
 // checksumUnsupported reports whether gfal failed because the storage cannot compute the

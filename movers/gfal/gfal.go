@@ -2,13 +2,10 @@ package gfal
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,20 +15,20 @@ import (
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/toolrun"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
 // Defaults of Options.
 const (
 	DefaultPythonBin        = "/usr/bin/python3"
-	DefaultConnectionWindow = 10 * time.Second
-	DefaultConnectionRetry  = 1
-	DefaultGrace            = 3 * time.Second
+	DefaultConnectionWindow = toolrun.DefaultConnectionWindow
+	DefaultConnectionRetry  = toolrun.DefaultConnectionRetry
+	DefaultGrace            = toolrun.DefaultGrace
 	// toolMargin is added to the -t timeout given to gfal-copy so that the mover's own
 	// deadline (and its cause) ends the transfer first.
 	toolMargin     = 5 * time.Second
 	cleanupTimeout = 60 * time.Second
-	tailBytes      = 16 << 10
 )
 
 // Options configures a Gfal mover. The zero value is usable.
@@ -65,11 +62,8 @@ type Options struct {
 // Gfal is the "gfal" mover. It is safe for concurrent use.
 type Gfal struct {
 	cp, sum, rm string
-	env         []string
 	extra       []string
-	grace       time.Duration
-	runner      *timedcmd.Runner
-	log         logrus.FieldLogger
+	tools       *toolrun.Tools
 
 	mu         sync.Mutex
 	noChecksum map[string]bool // scheme://host:port that cannot compute checksums
@@ -78,7 +72,7 @@ type Gfal struct {
 // New returns a Gfal mover configured by opts.
 func New(opts Options) *Gfal {
 	g := &Gfal{cp: opts.Copy, sum: opts.Sum, rm: opts.Rm, extra: append([]string(nil), opts.ExtraArgs...),
-		grace: opts.Grace, runner: opts.Runner, log: opts.Log, noChecksum: map[string]bool{}}
+		noChecksum: map[string]bool{}}
 	if g.cp == "" {
 		g.cp = "gfal-copy"
 	}
@@ -88,29 +82,7 @@ func New(opts Options) *Gfal {
 	if g.rm == "" {
 		g.rm = "gfal-rm"
 	}
-	if g.grace <= 0 {
-		g.grace = DefaultGrace
-	}
-	if g.log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		g.log = l
-	}
-	env := opts.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	window, retry := opts.ConnectionWindow, opts.ConnectionRetry
-	if window <= 0 {
-		window = DefaultConnectionWindow
-	}
-	if retry <= 0 {
-		retry = DefaultConnectionRetry
-	}
-	defaults := []string{
-		"XRD_CONNECTIONWINDOW=" + strconv.Itoa(max(1, int(window/time.Second))),
-		"XRD_CONNECTIONRETRY=" + strconv.Itoa(retry),
-	}
+	defaults := toolrun.XrdDefaults(opts.ConnectionWindow, opts.ConnectionRetry)
 	py := opts.PythonBin
 	if py == "" {
 		if fi, err := os.Stat(DefaultPythonBin); err == nil && !fi.IsDir() {
@@ -120,7 +92,9 @@ func New(opts Options) *Gfal {
 	if py != "" {
 		defaults = append(defaults, "GFAL_PYTHONBIN="+py)
 	}
-	g.env = mergeEnv(env, defaults, false)
+	g.tools = toolrun.New(toolrun.Options{Name: "gfal", Env: opts.Env, Defaults: defaults, Grace: opts.Grace,
+		Runner: opts.Runner, Log: opts.Log, Rules: rules(),
+		Summary: func(out string) string { return toolrun.Clip(toolrun.LastLines(out, 3), 400) }})
 	return g
 }
 
@@ -134,16 +108,7 @@ func (g *Gfal) Schemes() []string {
 
 // Check runs "gfal-copy --version": it fails when the tool is missing or its Python cannot
 // import the gfal2 bindings.
-func (g *Gfal) Check(ctx context.Context) error {
-	res, err := g.run(ctx, []string{g.cp, "--version"}, nil, 60*time.Second)
-	if err != nil {
-		return fmt.Errorf("gfal mover: %w", err)
-	}
-	if !res.Success() {
-		return fmt.Errorf("gfal mover: %s --version failed (exit %d): %s", g.cp, res.ExitCode, clip(outputOf(res), 300))
-	}
-	return nil
-}
+func (g *Gfal) Check(ctx context.Context) error { return g.tools.Check(ctx, g.cp) }
 
 // Get downloads t.Source to the local path t.Destination with gfal-copy into a temporary
 // file next to it, computes the checksum of the result and renames it into place after the
@@ -168,7 +133,7 @@ func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error
 	if movers.NewHasher(typ) == nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
-	tmp, err := createTemp(dst, "gfal")
+	tmp, err := toolrun.CreateTemp(dst, "gfal")
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
 	}
@@ -181,8 +146,8 @@ func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error
 		}
 	}()
 	args := g.copyArgs(ctx, "", remote, movers.FileURL(tmpName))
-	res, err := g.run(ctx, args, t.Env, 0)
-	if err := g.failure(ctx, op, remote, res, err); err != nil {
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: args}, t.Env)
+	if err := g.tools.Failure(ctx, op, remote, "gfal-copy", res, err); err != nil {
 		return movers.Result{}, err
 	}
 	sum, err := movers.ChecksumOf(ctx, tmpName, typ)
@@ -204,14 +169,8 @@ func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error
 	if err := movers.Verify(op, remote, t, result); err != nil {
 		return movers.Result{}, err
 	}
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if err := os.Rename(tmpName, dst); err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	if err := toolrun.Finish(ctx, op, remote, tmpName, dst); err != nil {
+		return movers.Result{}, err
 	}
 	ok = true
 	result.Duration, result.Mover, result.URL = time.Since(start), g.Name(), remote
@@ -274,13 +233,13 @@ func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error
 	if typ == jobdef.Adler32 && !g.skipsChecksum(remote) {
 		verify = "ADLER32:" + local.Value
 	}
-	res, err := g.run(ctx, g.copyArgs(ctx, verify, movers.FileURL(src), remote), t.Env, 0)
-	ferr := g.failure(ctx, op, remote, res, err)
-	if ferr != nil && verify != "" && ctx.Err() == nil && res != nil && checksumUnsupported(outputOf(res)) {
-		g.log.WithField("endpoint", endpoint(remote)).Info("storage cannot compute checksums: uploading without gfal's checksum verification")
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, verify, movers.FileURL(src), remote)}, t.Env)
+	ferr := g.tools.Failure(ctx, op, remote, "gfal-copy", res, err)
+	if ferr != nil && verify != "" && ctx.Err() == nil && res != nil && checksumUnsupported(toolrun.Output(res)) {
+		g.tools.Log().WithField("endpoint", endpoint(remote)).Info("storage cannot compute checksums: uploading without gfal's checksum verification")
 		g.markNoChecksum(remote)
-		res, err = g.run(ctx, g.copyArgs(ctx, "", movers.FileURL(src), remote), t.Env, 0)
-		ferr = g.failure(ctx, op, remote, res, err)
+		res, err = g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, "", movers.FileURL(src), remote)}, t.Env)
+		ferr = g.tools.Failure(ctx, op, remote, "gfal-copy", res, err)
 	}
 	if ferr != nil {
 		g.cleanup(ctx, remote, t.Env)
@@ -293,7 +252,7 @@ func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error
 // spool copies a pipe to a temporary file next to src and returns its path and checksum;
 // the copy stops when ctx ends.
 func spool(ctx context.Context, in *os.File, src string, typ jobdef.ChecksumType) (string, jobdef.Checksum, error) {
-	tmp, err := createTemp(src, "spool")
+	tmp, err := toolrun.CreateTemp(src, "spool")
 	if err != nil {
 		return "", jobdef.Checksum{}, err
 	}
@@ -347,11 +306,7 @@ func endpoint(raw string) string {
 
 // cleanup removes a failed upload (best effort, own deadline).
 func (g *Gfal) cleanup(ctx context.Context, remote string, extra []string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if err := g.remove(cctx, remote, extra); err != nil {
-		g.log.WithError(err).WithField("url", redact(remote)).Warn("could not remove a failed upload")
-	}
+	g.tools.Cleanup(ctx, cleanupTimeout, remote, func(ctx context.Context) error { return g.remove(ctx, remote, extra) })
 }
 
 // Remove deletes the remote file url with gfal-rm. A file that does not exist is not an
@@ -362,22 +317,22 @@ func (g *Gfal) remove(ctx context.Context, rawURL string, extra []string) error 
 	if err := g.checkURL(rawURL); err != nil {
 		return err
 	}
-	res, err := g.run(ctx, []string{g.rm, rawURL}, extra, 0)
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.rm, rawURL}}, extra)
 	if err != nil {
 		return err
 	}
 	if res.Success() {
 		return nil
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	low := strings.ToLower(out)
 	if strings.Contains(out, "MISSING") || strings.Contains(low, "no such file or directory") {
 		return nil
 	}
 	if res.Cause != nil {
-		return fmt.Errorf("gfal-rm %s: %w", redact(rawURL), res.Cause)
+		return fmt.Errorf("gfal-rm %s: %w", toolrun.Redact(rawURL), res.Cause)
 	}
-	return fmt.Errorf("gfal-rm %s: exit %d: %s", redact(rawURL), res.ExitCode, clip(out, 300))
+	return fmt.Errorf("gfal-rm %s: exit %d: %s", toolrun.Redact(rawURL), res.ExitCode, toolrun.Clip(out, 300))
 }
 
 // RemoteChecksum asks the storage for the checksum of url with "gfal-sum URL TYPE". A
@@ -389,58 +344,23 @@ func (g *Gfal) RemoteChecksum(ctx context.Context, rawURL string, t jobdef.Check
 	if err := g.checkURL(rawURL); err != nil {
 		return jobdef.Checksum{}, err
 	}
-	res, err := g.run(ctx, []string{g.sum, rawURL, strings.ToUpper(string(t))}, nil, 0)
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.sum, rawURL, strings.ToUpper(string(t))}}, nil)
 	if err != nil {
 		return jobdef.Checksum{}, err
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	if !res.Success() {
 		code, _ := Classify(movers.OpGet, out)
 		if res.Cause != nil {
-			return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %v", redact(rawURL), res.Cause), res.Cause)
+			return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %v", toolrun.Redact(rawURL), res.Cause), res.Cause)
 		}
-		return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %s", redact(rawURL), clip(out, 300)), nil)
+		return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("gfal-sum %s: %s", toolrun.Redact(rawURL), toolrun.Clip(out, 300)), nil)
 	}
 	sum, ok := ParseSum(string(res.StdoutTail), t)
 	if !ok {
-		return jobdef.Checksum{}, fmt.Errorf("no checksum in gfal-sum output %q", clip(out, 200))
+		return jobdef.Checksum{}, fmt.Errorf("no checksum in gfal-sum output %q", toolrun.Clip(out, 200))
 	}
 	return sum, nil
-}
-
-// run runs one tool; timeout 0 means none beyond ctx.
-func (g *Gfal) run(ctx context.Context, args, extra []string, timeout time.Duration) (*timedcmd.Result, error) {
-	spec := timedcmd.Spec{Path: args[0], Args: args, Env: mergeEnv(g.env, extra, true), Timeout: timeout,
-		TailBytes: tailBytes, Grace: g.grace}
-	res, err := g.runner.Run(ctx, spec)
-	if res != nil {
-		g.log.WithFields(logrus.Fields{"tool": args[0], "exit": res.ExitCode, "seconds": res.Duration().Seconds()}).Debug("gfal tool finished")
-	}
-	return res, err
-}
-
-// failure turns a tool run into the mover's error, nil when it succeeded.
-func (g *Gfal) failure(ctx context.Context, op, remote string, res *timedcmd.Result, err error) error {
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return e
-	}
-	if err != nil {
-		var se *timedcmd.StartError
-		if errors.As(err, &se) {
-			return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("cannot run gfal-copy: %w", err)}
-		}
-		return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if res.Success() {
-		return nil
-	}
-	out := outputOf(res)
-	code, retry := Classify(op, out)
-	msg := fmt.Sprintf("gfal-copy exit %d: %s", res.ExitCode, clip(lastLines(out, 3), 400))
-	if res.Signal != 0 {
-		msg = fmt.Sprintf("gfal-copy killed by %s: %s", res.Signal, clip(lastLines(out, 3), 400))
-	}
-	return &movers.Error{Op: op, URL: remote, Code: code, Retryable: retry, Err: errors.New(msg)}
 }
 
 // checkURL accepts URLs of the schemes in Schemes with a host (file URLs are the local
@@ -456,90 +376,10 @@ func (g *Gfal) checkURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("bad URL %q: %w", redact(raw), err)
+		return fmt.Errorf("bad URL %q: %w", toolrun.Redact(raw), err)
 	}
 	if u.Host == "" || u.Opaque != "" || strings.Trim(u.Path, "/") == "" {
-		return fmt.Errorf("URL %q has no host or file path", redact(raw))
+		return fmt.Errorf("URL %q has no host or file path", toolrun.Redact(raw))
 	}
 	return nil
-}
-
-// redact drops the query (it may carry tokens) and user information from a URL.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable URL>"
-	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
-}
-
-// outputOf returns the tool's output tails, stderr last.
-func outputOf(res *timedcmd.Result) string {
-	if res == nil {
-		return ""
-	}
-	return strings.TrimSpace(string(res.StdoutTail) + "\n" + string(res.StderrTail))
-}
-
-// lastLines returns the last n non-empty lines of s, joined by " | ".
-func lastLines(s string, n int) string {
-	var out []string
-	lines := strings.Split(s, "\n")
-	for i := len(lines) - 1; i >= 0 && len(out) < n; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			out = append([]string{l}, out...)
-		}
-	}
-	return strings.Join(out, " | ")
-}
-
-// clip returns at most the last n bytes of s, prefixed with "..." when cut.
-func clip(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
-// createTemp creates the directory of path if needed and an empty temporary file next to
-// it named ".<base>.<kind>-<random>".
-func createTemp(path, kind string) (*os.File, error) {
-	dir, base := filepath.Split(path)
-	if base == "" {
-		return nil, fmt.Errorf("%q has no file name", path)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if len(base) > 200 {
-		base = base[:200]
-	}
-	return os.CreateTemp(dir, "."+base+"."+kind+"-*")
-}
-
-// mergeEnv returns base with the variables of add; when override is false a variable
-// already in base keeps its value.
-func mergeEnv(base, add []string, override bool) []string {
-	out := make([]string, 0, len(base)+len(add))
-	idx := make(map[string]int, len(base)+len(add))
-	put := func(kv string, replace bool) {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			if replace {
-				out[i] = kv
-			}
-			return
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	for _, kv := range base {
-		put(kv, true)
-	}
-	for _, kv := range add {
-		put(kv, override)
-	}
-	return out
 }

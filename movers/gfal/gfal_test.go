@@ -5,13 +5,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gopilot/gopilot/internal/gridtest"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/movers/gfal"
+	"github.com/gopilot/gopilot/movers/internal/remotetest"
 	"github.com/gopilot/gopilot/movers/moverstest"
 )
 
@@ -31,89 +31,23 @@ func needGfal(t *testing.T) *gfal.Gfal {
 	return g
 }
 
-type server interface {
-	WriteFile(rel string, data []byte) error
-	Path(rel string) string
-}
-
-// remote is the conformance suite's view of a server reached with base URLs
-// ("root://127.0.0.1:PORT/" or "http://127.0.0.1:PORT").
+// remote is a server reached through root:// or http:// URLs.
 type remote struct {
-	srv    server
-	base   string // URL prefix of the exported root, ending before the path
+	remotetest.Remote
 	scheme string // root or http
-	addr   string
 }
 
 func rootRemote(x *gridtest.Xrootd) remote {
-	return remote{srv: x, base: x.RootURL + "/", scheme: "root", addr: strings.TrimPrefix(x.RootURL, "root://")}
+	return remote{Remote: remotetest.New(x, x.RootURL+"/", ""), scheme: "root"}
 }
 
-func httpRemote(srv server, httpURL string) remote {
-	return remote{srv: srv, base: httpURL, scheme: "http", addr: strings.TrimPrefix(httpURL, "http://")}
-}
-
-func (r remote) newRemote(t *testing.T, name string, data []byte) string {
-	if err := r.srv.WriteFile("in/"+name, data); err != nil {
-		t.Fatal(err)
-	}
-	return r.base + "/in/" + name
-}
-
-func (r remote) remoteURL(t *testing.T, name string) string {
-	return r.base + "/out/sc/" + strings.TrimSuffix(name, ".dat") + "/" + name
-}
-
-func (r remote) local(t *testing.T, url string) string {
-	rest, ok := strings.CutPrefix(url, r.base+"/")
-	if !ok {
-		t.Fatalf("URL %s is not on %s", url, r.base)
-	}
-	return r.srv.Path(rest)
-}
-
-func (r remote) readRemote(t *testing.T, url string) ([]byte, error) {
-	return os.ReadFile(r.local(t, url))
-}
-
-func (r remote) stray(t *testing.T, url string) []string {
-	p := r.local(t, url)
-	ents, err := os.ReadDir(filepath.Dir(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if e.Name() != filepath.Base(p) && strings.Contains(e.Name(), filepath.Base(p)) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-func (r remote) slow(t *testing.T, name string) (string, <-chan struct{}) {
-	if err := r.srv.WriteFile("slow/"+name, moverstest.Data(4*movers.ChunkSize)); err != nil {
-		t.Fatal(err)
-	}
-	p := gridtest.StartStallProxy(t, r.addr, movers.ChunkSize)
-	sep := "/"
-	if r.scheme == "root" {
-		sep = "//"
-	}
-	return r.scheme + "://" + p.Addr + sep + "slow/" + name, p.Started()
-}
-
-func (r remote) env(m movers.Mover) moverstest.Env {
-	return moverstest.Env{Mover: m, NewRemote: r.newRemote, RemoteURL: r.remoteURL, ReadRemote: r.readRemote,
-		Stray: r.stray, SlowRemote: r.slow, SlowLocal: true}
+func httpRemote(srv remotetest.Server, httpURL string) remote {
+	return remote{Remote: remotetest.New(srv, httpURL, ""), scheme: "http"}
 }
 
 func TestConformanceXrootd(t *testing.T) {
 	g := needGfal(t)
-	moverstest.Run(t, rootRemote(gridtest.StartXrootd(t)).env(g))
+	moverstest.Run(t, rootRemote(gridtest.StartXrootd(t)).Env(g))
 }
 
 // TestConformanceNginx: nginx cannot compute checksums; uploads fall back to local
@@ -121,13 +55,13 @@ func TestConformanceXrootd(t *testing.T) {
 func TestConformanceNginx(t *testing.T) {
 	g := needGfal(t)
 	n := gridtest.StartNginxDAV(t)
-	moverstest.Run(t, httpRemote(n, n.URL).env(g))
+	moverstest.Run(t, httpRemote(n, n.URL).Env(g))
 }
 
 func TestConformanceXrdHttp(t *testing.T) {
 	g := needGfal(t)
 	x := gridtest.StartXrootd(t)
-	moverstest.Run(t, httpRemote(x, x.HTTPURL).env(g))
+	moverstest.Run(t, httpRemote(x, x.HTTPURL).Env(g))
 }
 
 func TestRemoteChecksumAndRemove(t *testing.T) {
@@ -136,11 +70,11 @@ func TestRemoteChecksumAndRemove(t *testing.T) {
 	n := gridtest.StartNginxDAV(t)
 	data := moverstest.Data(77777)
 	xr := rootRemote(x)
-	url := xr.newRemote(t, "sum.dat", data)
+	url := xr.NewRemote(t, "sum.dat", data)
 	if sum, err := g.RemoteChecksum(t.Context(), url, jobdef.Adler32); err != nil || sum != moverstest.Adler32(data) {
 		t.Errorf("RemoteChecksum = %v, %v; want %v", sum, err, moverstest.Adler32(data))
 	}
-	nurl := httpRemote(n, n.URL).newRemote(t, "sum.dat", data)
+	nurl := httpRemote(n, n.URL).NewRemote(t, "sum.dat", data)
 	if _, err := g.RemoteChecksum(t.Context(), nurl, jobdef.Adler32); jobdef.CodeOf(err) != jobdef.ChksumNotSup {
 		t.Errorf("nginx RemoteChecksum: %v, want code 1242", err)
 	}
@@ -151,7 +85,7 @@ func TestRemoteChecksumAndRemove(t *testing.T) {
 			}
 		}
 	}
-	if _, err := xr.readRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := xr.ReadRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after Remove: %v", err)
 	}
 }

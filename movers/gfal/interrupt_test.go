@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,14 +23,14 @@ func TestPutInterrupted(t *testing.T) {
 		t.Run(r.scheme, func(t *testing.T) {
 			for _, mode := range []string{"timeout", "cancel"} {
 				t.Run(mode, func(t *testing.T) {
-					p := gridtest.StartUploadStallProxy(t, r.addr, movers.ChunkSize)
+					p := gridtest.StartUploadStallProxy(t, r.Addr, movers.ChunkSize)
 					name := r.scheme + mode + ".dat"
 					src := filepath.Join(t.TempDir(), name)
 					if err := os.WriteFile(src, moverstest.Data(16*movers.ChunkSize), 0o644); err != nil {
 						t.Fatal(err)
 					}
-					direct := r.remoteURL(t, name)
-					via := strings.Replace(direct, r.addr, p.Addr, 1)
+					direct := r.RemoteURL(t, name)
+					via := r.Via(direct, p.Addr)
 					ctx, cancel := context.WithCancelCause(t.Context())
 					defer cancel(nil)
 					tr := movers.Transfer{Source: src, Destination: via}
@@ -52,7 +51,7 @@ func TestPutInterrupted(t *testing.T) {
 					if me, ok := err.(*movers.Error); !ok || me.Code != want {
 						t.Fatalf("Put = %v, want code %d", err, want)
 					}
-					if b, err := r.readRemote(t, direct); err == nil {
+					if b, err := r.ReadRemote(t, direct); err == nil {
 						t.Errorf("%d bytes left on the server after an interrupted upload", len(b))
 					}
 				})

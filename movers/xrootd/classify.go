@@ -1,55 +1,36 @@
 package xrootd
 
 import (
-	"strings"
-
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/toolrun"
 )
-
-// rule maps a substring of a tool's output (matched case-insensitively) to a code.
-type rule struct {
-	pattern   string
-	code      func(op string) jobdef.ErrorCode
-	retryable bool
-}
-
-func fixed(c jobdef.ErrorCode) func(string) jobdef.ErrorCode {
-	return func(string) jobdef.ErrorCode { return c }
-}
-
-func byOp(get, put jobdef.ErrorCode) func(string) jobdef.ErrorCode {
-	return func(op string) jobdef.ErrorCode {
-		if op == movers.OpPut {
-			return put
-		}
-		return get
-	}
-}
-
-func adlerMismatch(op string) jobdef.ErrorCode { return movers.MismatchCode(op, jobdef.Adler32) }
 
 // rules returns the translation table, tried in order; the first pattern found in the
 // output decides. The order follows Pilot 3's translation of transfer-tool output.
-func rules() []rule {
-	return []rule{
-		{"checksum error", adlerMismatch, true},
-		{"checksum mismatch", adlerMismatch, true},
-		{"failed xrdadler32", adlerMismatch, true},
-		{"file exists", fixed(jobdef.FileExists), false},
-		{"no such file or directory", byOp(jobdef.MissingInputFile, jobdef.NoSuchFile), false},
-		{"query chksum is not supported", fixed(jobdef.ChksumNotSup), false},
-		{"could not establish context", fixed(jobdef.NoProxy), false},
-		{"auth failed", byOp(jobdef.StageInAuthenticationFailure, jobdef.StageOutAuthenticationFailure), false},
-		{"cannot authenticate", byOp(jobdef.StageInAuthenticationFailure, jobdef.StageOutAuthenticationFailure), false},
-		{"no space left on device", byOp(jobdef.NoLocalSpace, jobdef.NoRemoteSpace), false},
-		{"not enough space", byOp(jobdef.NoLocalSpace, jobdef.NoRemoteSpace), false},
-		{"operation expired", movers.TimeoutCode, true},
-		{"timed out", movers.TimeoutCode, true},
-		{"timeout", movers.TimeoutCode, true},
-		{"service is not available", fixed(jobdef.ServiceNotAvailable), true},
-		{"network is unreachable", fixed(jobdef.UnreachableNetwork), true},
-		{"server responded with an error", fixed(jobdef.XrdcpError), true},
+func rules() []toolrun.Rule {
+	r := func(pattern string, code func(string) jobdef.ErrorCode, retry bool) toolrun.Rule {
+		return toolrun.Rule{All: []string{pattern}, Code: code, Retryable: retry}
+	}
+	noSpace := toolrun.ByOp(jobdef.NoLocalSpace, jobdef.NoRemoteSpace)
+	return []toolrun.Rule{
+		r("checksum error", toolrun.AdlerMismatch, true),
+		r("checksum mismatch", toolrun.AdlerMismatch, true),
+		r("failed xrdadler32", toolrun.AdlerMismatch, true),
+		r("file exists", toolrun.Fixed(jobdef.FileExists), false),
+		r("no such file or directory", toolrun.ByOp(jobdef.MissingInputFile, jobdef.NoSuchFile), false),
+		r("query chksum is not supported", toolrun.Fixed(jobdef.ChksumNotSup), false),
+		r("could not establish context", toolrun.Fixed(jobdef.NoProxy), false),
+		r("auth failed", toolrun.Auth, false),
+		r("cannot authenticate", toolrun.Auth, false),
+		r("no space left on device", noSpace, false),
+		r("not enough space", noSpace, false),
+		r("operation expired", movers.TimeoutCode, true),
+		r("timed out", movers.TimeoutCode, true),
+		r("timeout", movers.TimeoutCode, true),
+		r("service is not available", toolrun.Fixed(jobdef.ServiceNotAvailable), true),
+		r("network is unreachable", toolrun.Fixed(jobdef.UnreachableNetwork), true),
+		r("server responded with an error", toolrun.Fixed(jobdef.XrdcpError), true),
 	}
 }
 
@@ -61,11 +42,5 @@ func rules() []rule {
 // not available" 1324, "Network is unreachable" 1327, "Server responded with an error"
 // 1362, and anything else 1099/1137 (retryable).
 func Classify(op, output string) (jobdef.ErrorCode, bool) {
-	low := strings.ToLower(output)
-	for _, r := range rules() {
-		if strings.Contains(low, r.pattern) {
-			return r.code(op), r.retryable
-		}
-	}
-	return movers.GenericCode(op), true
+	return toolrun.Classify(rules(), op, output)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,14 +20,14 @@ func TestPutInterrupted(t *testing.T) {
 	r := startServer(t)
 	for _, mode := range []string{"timeout", "cancel"} {
 		t.Run(mode, func(t *testing.T) {
-			p := gridtest.StartUploadStallProxy(t, strings.TrimPrefix(r.x.RootURL, "root://"), movers.ChunkSize)
+			p := gridtest.StartUploadStallProxy(t, r.Addr, movers.ChunkSize)
 			name := mode + ".dat"
 			src := filepath.Join(t.TempDir(), name)
 			if err := os.WriteFile(src, moverstest.Data(16*movers.ChunkSize), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			direct := r.remoteURL(t, name)
-			via := "root://" + p.Addr + strings.TrimPrefix(direct, r.x.RootURL)
+			direct := r.RemoteURL(t, name)
+			via := r.Via(direct, p.Addr)
 			ctx, cancel := context.WithCancelCause(t.Context())
 			defer cancel(nil)
 			tr := movers.Transfer{Source: src, Destination: via}
@@ -49,7 +48,7 @@ func TestPutInterrupted(t *testing.T) {
 			if jobdef.CodeOf(err) != want && codeOf(err) != want {
 				t.Fatalf("Put = %v, want code %d", err, want)
 			}
-			if b, err := r.readRemote(t, direct); err == nil {
+			if b, err := r.ReadRemote(t, direct); err == nil {
 				t.Errorf("%d bytes left on the server after an interrupted upload", len(b))
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/movers/internal/toolrun"
 )
 
 // PrintedChecksum is what "xrdcp --cksum <type>:print" reports for a copy.
@@ -59,7 +60,7 @@ func ParseQueryChecksum(output string) (jobdef.Checksum, error) {
 			return jobdef.Checksum{Type: typ, Value: val}, nil
 		}
 	}
-	return jobdef.Checksum{}, fmt.Errorf("no checksum in xrdfs output %q", clip(output, 200))
+	return jobdef.Checksum{}, fmt.Errorf("no checksum in xrdfs output %q", toolrun.Clip(output, 200))
 }
 
 // normalize lower-cases a hex value and pads adler32 to 8 digits; it refuses an adler32
@@ -86,13 +87,4 @@ func isHex(s string) bool {
 		}
 	}
 	return true
-}
-
-// clip returns at most the last n bytes of s, trimmed, prefixed with "..." when cut.
-func clip(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
 }

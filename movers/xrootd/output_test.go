@@ -137,27 +137,3 @@ func TestSplitURL(t *testing.T) {
 		}
 	}
 }
-
-func TestMergeEnv(t *testing.T) {
-	got := mergeEnv([]string{"A=1", "B=2", "A=3"}, []string{"B=x", "C=y"}, false)
-	want := []string{"A=3", "B=2", "C=y"}
-	if len(got) != len(want) {
-		t.Fatalf("mergeEnv = %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("mergeEnv = %v, want %v", got, want)
-		}
-	}
-	got = mergeEnv([]string{"A=1"}, []string{"A=2"}, true)
-	if len(got) != 1 || got[0] != "A=2" {
-		t.Errorf("override: %v", got)
-	}
-}
-
-func TestRedactArgs(t *testing.T) {
-	got := redactArgs([]string{"xrdcp", "root://h//f?authz=secret", "/tmp/a?b"})
-	if got != "xrdcp root://h//f?<redacted> /tmp/a?b" {
-		t.Errorf("redactArgs = %q", got)
-	}
-}

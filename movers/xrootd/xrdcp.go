@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,17 +17,17 @@ import (
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/toolrun"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
 // Defaults of Options.
 const (
-	DefaultConnectionWindow = 10 * time.Second
-	DefaultConnectionRetry  = 1
-	DefaultGrace            = 3 * time.Second
+	DefaultConnectionWindow = toolrun.DefaultConnectionWindow
+	DefaultConnectionRetry  = toolrun.DefaultConnectionRetry
+	DefaultGrace            = toolrun.DefaultGrace
 	// cleanupTimeout bounds the removal of a remote file after a failed upload.
 	cleanupTimeout = 30 * time.Second
-	tailBytes      = 16 << 10
 )
 
 // Options configures an Xrdcp mover. The zero value is usable.
@@ -58,45 +56,21 @@ type Options struct {
 // Xrdcp is the "xrdcp" mover. It is safe for concurrent use.
 type Xrdcp struct {
 	xrdcp, xrdfs string
-	env          []string
-	grace        time.Duration
-	runner       *timedcmd.Runner
-	log          logrus.FieldLogger
+	tools        *toolrun.Tools
 }
 
 // New returns an Xrdcp mover configured by opts.
 func New(opts Options) *Xrdcp {
-	m := &Xrdcp{xrdcp: opts.Xrdcp, xrdfs: opts.Xrdfs, grace: opts.Grace, runner: opts.Runner, log: opts.Log}
+	m := &Xrdcp{xrdcp: opts.Xrdcp, xrdfs: opts.Xrdfs}
 	if m.xrdcp == "" {
 		m.xrdcp = "xrdcp"
 	}
 	if m.xrdfs == "" {
 		m.xrdfs = "xrdfs"
 	}
-	if m.grace <= 0 {
-		m.grace = DefaultGrace
-	}
-	if m.log == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		m.log = l
-	}
-	env := opts.Env
-	if env == nil {
-		env = os.Environ()
-	}
-	window := opts.ConnectionWindow
-	if window <= 0 {
-		window = DefaultConnectionWindow
-	}
-	retry := opts.ConnectionRetry
-	if retry <= 0 {
-		retry = DefaultConnectionRetry
-	}
-	m.env = mergeEnv(env, []string{
-		"XRD_CONNECTIONWINDOW=" + strconv.Itoa(max(1, int(window/time.Second))),
-		"XRD_CONNECTIONRETRY=" + strconv.Itoa(retry),
-	}, false)
+	m.tools = toolrun.New(toolrun.Options{Name: "xrdcp", Env: opts.Env,
+		Defaults: toolrun.XrdDefaults(opts.ConnectionWindow, opts.ConnectionRetry),
+		Grace:    opts.Grace, Runner: opts.Runner, Log: opts.Log, Rules: rules()})
 	return m
 }
 
@@ -107,18 +81,7 @@ func (m *Xrdcp) Name() string { return "xrdcp" }
 func (m *Xrdcp) Schemes() []string { return []string{"root", "xroot", "roots"} }
 
 // Check runs "xrdcp --version" and "xrdfs --version" to make sure the clients can run.
-func (m *Xrdcp) Check(ctx context.Context) error {
-	for _, prog := range []string{m.xrdcp, m.xrdfs} {
-		res, err := m.run(ctx, prog, []string{prog, "--version"}, nil, nil, 30*time.Second)
-		if err != nil {
-			return fmt.Errorf("xrdcp mover: %w", err)
-		}
-		if !res.Success() {
-			return fmt.Errorf("xrdcp mover: %s --version failed: %s", prog, outputOf(res))
-		}
-	}
-	return nil
-}
+func (m *Xrdcp) Check(ctx context.Context) error { return m.tools.Check(ctx, m.xrdcp, m.xrdfs) }
 
 // Get downloads t.Source (root://...) to the local path t.Destination through a temporary
 // file in the destination's directory (created when missing) that is renamed into place
@@ -141,7 +104,7 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("destination: %w", err)}
 	}
-	tmp, err := createTemp(dst)
+	tmp, err := toolrun.CreateTemp(dst, "xrdcp")
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
 	}
@@ -179,14 +142,8 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if err := movers.Verify(op, remote, t, res); err != nil {
 		return movers.Result{}, err
 	}
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if err := os.Rename(tmpName, dst); err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	if err := toolrun.Finish(ctx, op, remote, tmpName, dst); err != nil {
+		return movers.Result{}, err
 	}
 	ok = true
 	res.Duration, res.Mover, res.URL = time.Since(start), m.Name(), remote
@@ -204,11 +161,11 @@ func (m *Xrdcp) getToFile(ctx context.Context, t movers.Transfer, tmp string) (m
 		args = append(args, "--cksum", "adler32:print")
 	}
 	args = append(args, remote, tmp)
-	res, err := m.run(ctx, m.xrdcp, args, t.Env, nil, 0)
-	if err := m.failure(ctx, op, remote, res, err); err != nil {
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: args}, t.Env)
+	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, err); err != nil {
 		return movers.Result{}, err
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	if hasWant {
 		fi, err := os.Stat(tmp)
 		if err != nil {
@@ -219,7 +176,7 @@ func (m *Xrdcp) getToFile(ctx context.Context, t movers.Transfer, tmp string) (m
 	p, ok := ParsePrinted(out)
 	if !ok || p.Checksum.Type != jobdef.Adler32 {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.ChecksumCalcFailure, Retryable: true,
-			Err: fmt.Errorf("xrdcp printed no adler32: %q", clip(out, 300))}
+			Err: fmt.Errorf("xrdcp printed no adler32: %q", toolrun.Clip(out, 300))}
 	}
 	return movers.Result{Bytes: p.Size, Checksum: p.Checksum}, nil
 }
@@ -234,11 +191,11 @@ func (m *Xrdcp) getStream(ctx context.Context, t movers.Transfer, tmp *os.File, 
 			Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	w := &hashWriter{f: tmp, h: h}
-	res, err := m.run(ctx, m.xrdcp, []string{m.xrdcp, "-np", "-f", remote, "-"}, t.Env, w, 0)
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdcp, "-np", "-f", remote, "-"}, Stdout: w}, t.Env)
 	if res != nil {
 		res.StdoutTail = nil // the file's bytes, not messages
 	}
-	if err := m.failure(ctx, op, remote, res, err); err != nil {
+	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, err); err != nil {
 		return movers.Result{}, err
 	}
 	n, werr := w.result()
@@ -346,12 +303,12 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 		args = append(args, "-", remote)
 		stdin = in
 	}
-	res, runErr := m.runIn(ctx, args, t.Env, stdin)
-	if err := m.failure(ctx, op, remote, res, runErr); err != nil {
+	res, runErr := m.tools.Run(ctx, timedcmd.Spec{Args: args, Stdin: stdin}, t.Env)
+	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, runErr); err != nil {
 		m.cleanup(ctx, remote, t.Env)
 		return movers.Result{}, err
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	var result movers.Result
 	if p, ok := ParsePrinted(out); ok {
 		result = movers.Result{Bytes: p.Size, Checksum: p.Checksum}
@@ -377,18 +334,9 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	return result, nil
 }
 
-// runIn runs xrdcp with stdin.
-func (m *Xrdcp) runIn(ctx context.Context, args, extra []string, stdin io.Reader) (*timedcmd.Result, error) {
-	return m.runSpec(ctx, timedcmd.Spec{Path: args[0], Args: args, Env: mergeEnv(m.env, extra, true), Stdin: stdin})
-}
-
 // cleanup removes a remote file after a failed upload (best effort, own deadline).
 func (m *Xrdcp) cleanup(ctx context.Context, remote string, extra []string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if err := m.remove(cctx, remote, extra); err != nil {
-		m.log.WithError(err).WithField("url", remote).Warn("could not remove a failed upload")
-	}
+	m.tools.Cleanup(ctx, cleanupTimeout, remote, func(ctx context.Context) error { return m.remove(ctx, remote, extra) })
 }
 
 // Remove deletes the remote file url with "xrdfs <host> rm <path>". A file that does not
@@ -400,21 +348,21 @@ func (m *Xrdcp) remove(ctx context.Context, rawURL string, extra []string) error
 	if err != nil {
 		return err
 	}
-	res, err := m.run(ctx, m.xrdfs, []string{m.xrdfs, host, "rm", path}, extra, nil, 0)
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdfs, host, "rm", path}}, extra)
 	if err != nil {
 		return err
 	}
 	if res.Success() {
 		return nil
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	if strings.Contains(strings.ToLower(out), "no such file or directory") {
 		return nil
 	}
 	if res.Cause != nil {
-		return fmt.Errorf("xrdfs rm %s: %w", rawURL, res.Cause)
+		return fmt.Errorf("xrdfs rm %s: %w", toolrun.Redact(rawURL), res.Cause)
 	}
-	return fmt.Errorf("xrdfs rm %s: exit %d: %s", rawURL, res.ExitCode, clip(out, 300))
+	return fmt.Errorf("xrdfs rm %s: exit %d: %s", toolrun.Redact(rawURL), res.ExitCode, toolrun.Clip(out, 300))
 }
 
 // RemoteChecksum asks the server for the adler32 of url ("xrdfs <host> query checksum
@@ -430,17 +378,17 @@ func (m *Xrdcp) RemoteChecksum(ctx context.Context, url string, t jobdef.Checksu
 	if err != nil {
 		return jobdef.Checksum{}, err
 	}
-	res, err := m.run(ctx, m.xrdfs, []string{m.xrdfs, host, "query", "checksum", path}, nil, nil, 0)
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdfs, host, "query", "checksum", path}}, nil)
 	if err != nil {
 		return jobdef.Checksum{}, err
 	}
-	out := outputOf(res)
+	out := toolrun.Output(res)
 	if !res.Success() {
 		code, _ := Classify(movers.OpGet, out)
 		if res.Cause != nil {
 			return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("xrdfs query checksum %s: %v", url, res.Cause), res.Cause)
 		}
-		return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("xrdfs query checksum %s: %s", url, clip(out, 300)), nil)
+		return jobdef.Checksum{}, jobdef.NewError(code, fmt.Sprintf("xrdfs query checksum %s: %s", url, toolrun.Clip(out, 300)), nil)
 	}
 	sum, err := ParseQueryChecksum(string(res.StdoutTail))
 	if err != nil {
@@ -450,60 +398,6 @@ func (m *Xrdcp) RemoteChecksum(ctx context.Context, url string, t jobdef.Checksu
 		return jobdef.Checksum{}, jobdef.NewError(jobdef.ChksumNotSup, fmt.Sprintf("server answered a %s checksum for %s", sum.Type, url), nil)
 	}
 	return sum, nil
-}
-
-// run runs one tool. stdout, when set, receives the standard output (else it is kept in
-// the result's tail); timeout 0 means none beyond ctx.
-func (m *Xrdcp) run(ctx context.Context, prog string, args, extra []string, stdout io.Writer, timeout time.Duration) (*timedcmd.Result, error) {
-	spec := timedcmd.Spec{Path: prog, Args: args, Env: mergeEnv(m.env, extra, true), Stdout: stdout, Timeout: timeout}
-	return m.runSpec(ctx, spec)
-}
-
-func (m *Xrdcp) runSpec(ctx context.Context, spec timedcmd.Spec) (*timedcmd.Result, error) {
-	spec.TailBytes = tailBytes
-	spec.Grace = m.grace
-	res, err := m.runner.Run(ctx, spec)
-	if res != nil {
-		m.log.WithFields(logrus.Fields{"argv": redactArgs(spec.Args), "exit": res.ExitCode,
-			"seconds": res.Duration().Seconds()}).Debug("xrootd tool finished")
-	}
-	return res, err
-}
-
-// redactArgs joins argv for a log, dropping URL queries (they may carry tokens).
-func redactArgs(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if q := strings.IndexByte(a, '?'); q >= 0 && strings.Contains(a, "://") {
-			a = a[:q] + "?<redacted>"
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
-}
-
-// failure turns a tool run into the mover's error, nil when it succeeded.
-func (m *Xrdcp) failure(ctx context.Context, op, remote string, res *timedcmd.Result, err error) error {
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return e
-	}
-	if err != nil {
-		var se *timedcmd.StartError
-		if errors.As(err, &se) {
-			return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("cannot run xrdcp: %w", err)}
-		}
-		return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
-	}
-	if res.Success() {
-		return nil
-	}
-	out := outputOf(res)
-	code, retry := Classify(op, out)
-	msg := fmt.Sprintf("xrdcp exit %d: %s", res.ExitCode, clip(out, 400))
-	if res.Signal != 0 {
-		msg = fmt.Sprintf("xrdcp killed by %s: %s", res.Signal, clip(out, 400))
-	}
-	return &movers.Error{Op: op, URL: remote, Code: code, Retryable: retry, Err: errors.New(msg)}
 }
 
 // checkURL accepts root, xroot and roots URLs with a host.
@@ -543,52 +437,4 @@ func expectedAdler(t movers.Transfer) (string, bool) {
 		return "", false
 	}
 	return normalize(jobdef.Adler32, v)
-}
-
-// outputOf returns the tool's output tails, stderr last.
-func outputOf(res *timedcmd.Result) string {
-	if res == nil {
-		return ""
-	}
-	return strings.TrimSpace(string(res.StdoutTail) + "\n" + string(res.StderrTail))
-}
-
-// createTemp creates the directory of dst if needed and an empty temporary file next to it.
-func createTemp(dst string) (*os.File, error) {
-	dir, base := filepath.Split(dst)
-	if base == "" {
-		return nil, fmt.Errorf("destination %q has no file name", dst)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if len(base) > 200 {
-		base = base[:200]
-	}
-	return os.CreateTemp(dir, "."+base+".xrdcp-*")
-}
-
-// mergeEnv returns base with the variables of add; when override is false a variable
-// already in base keeps its value.
-func mergeEnv(base, add []string, override bool) []string {
-	out := make([]string, 0, len(base)+len(add))
-	idx := make(map[string]int, len(base)+len(add))
-	put := func(kv string, replace bool) {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			if replace {
-				out[i] = kv
-			}
-			return
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	for _, kv := range base {
-		put(kv, true)
-	}
-	for _, kv := range add {
-		put(kv, override)
-	}
-	return out
 }

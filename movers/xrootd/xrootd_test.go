@@ -7,94 +7,31 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/gopilot/gopilot/internal/gridtest"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/remotetest"
 	"github.com/gopilot/gopilot/movers/moverstest"
 	"github.com/gopilot/gopilot/movers/xrootd"
 )
 
-// remote is the conformance suite's view of an XRootD server.
 type remote struct {
+	remotetest.Remote
 	x *gridtest.Xrootd
 }
 
 func startServer(t *testing.T) remote {
 	t.Helper()
 	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
-	return remote{x: gridtest.StartXrootd(t)}
-}
-
-func (r remote) newRemote(t *testing.T, name string, data []byte) string {
-	if err := r.x.WriteFile("in/"+name, data); err != nil {
-		t.Fatal(err)
-	}
-	return r.x.RootURL + "//in/" + name
-}
-
-// remoteURL puts new files two directory levels down, so Put must create directories.
-func (r remote) remoteURL(t *testing.T, name string) string {
-	return r.x.RootURL + "//out/sc/" + strings.TrimSuffix(name, ".dat") + "/" + name
-}
-
-// local returns the data-directory path of a root:// URL of this server.
-func (r remote) local(t *testing.T, url string) string {
-	rest, ok := strings.CutPrefix(url, r.x.RootURL+"/")
-	if !ok {
-		t.Fatalf("URL %s is not on %s", url, r.x.RootURL)
-	}
-	return r.x.Path(rest)
-}
-
-func (r remote) readRemote(t *testing.T, url string) ([]byte, error) {
-	return os.ReadFile(r.local(t, url))
-}
-
-func (r remote) stray(t *testing.T, url string) []string {
-	p := r.local(t, url)
-	ents, err := os.ReadDir(filepath.Dir(p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if e.Name() != filepath.Base(p) && strings.Contains(e.Name(), filepath.Base(p)) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
-// slow serves a file through a proxy that stalls after 1 MiB.
-func (r remote) slow(t *testing.T, name string) (string, <-chan struct{}) {
-	if err := r.x.WriteFile("slow/"+name, moverstest.Data(4*movers.ChunkSize)); err != nil {
-		t.Fatal(err)
-	}
-	p := gridtest.StartStallProxy(t, strings.TrimPrefix(r.x.RootURL, "root://"), movers.ChunkSize)
-	return "root://" + p.Addr + "//slow/" + name, p.Started()
-}
-
-func (r remote) env(m movers.Mover) moverstest.Env {
-	return moverstest.Env{
-		Mover:      m,
-		NewRemote:  r.newRemote,
-		RemoteURL:  r.remoteURL,
-		ReadRemote: r.readRemote,
-		Stray:      r.stray,
-		SlowRemote: r.slow,
-		SlowLocal:  true,
-	}
+	x := gridtest.StartXrootd(t)
+	return remote{Remote: remotetest.New(x, x.RootURL+"/", ""), x: x}
 }
 
 func TestConformance(t *testing.T) {
 	r := startServer(t)
-	moverstest.Run(t, r.env(xrootd.New(xrootd.Options{})))
+	moverstest.Run(t, r.Env(xrootd.New(xrootd.Options{})))
 }
 
 func TestCheck(t *testing.T) {
@@ -124,7 +61,7 @@ func TestRemoteChecksumAndRemove(t *testing.T) {
 	r := startServer(t)
 	m := xrootd.New(xrootd.Options{})
 	data := moverstest.Data(123457)
-	url := r.newRemote(t, "sum.dat", data)
+	url := r.NewRemote(t, "sum.dat", data)
 	sum, err := m.RemoteChecksum(t.Context(), url, jobdef.Adler32)
 	if err != nil || sum != moverstest.Adler32(data) {
 		t.Errorf("RemoteChecksum = %v, %v; want %v", sum, err, moverstest.Adler32(data))
@@ -140,7 +77,7 @@ func TestRemoteChecksumAndRemove(t *testing.T) {
 			t.Errorf("Remove: %v", err)
 		}
 	}
-	if _, err := r.readRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := r.ReadRemote(t, url); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("after Remove: %v", err)
 	}
 }
