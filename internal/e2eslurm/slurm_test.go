@@ -247,7 +247,12 @@ func testScancel(t *testing.T, c *cluster) {
 	if len(left) > 0 {
 		t.Errorf("processes of the cancelled job still run once the pilot ended: %v", left)
 	}
+	// 143:0 is the pilot's own exit (SIGTERM's shell code) before Slurm's
+	// SIGKILL, which would read 0:9.
 	info := waitJobsEnded(t, c, ids, time.Minute)
+	if info[id]["ExitCode"] != "143:0" {
+		t.Errorf("Slurm job %s: ExitCode=%s, want 143:0 (the pilot exiting by itself after SIGTERM)", id, info[id]["ExitCode"])
+	}
 	t.Logf("scancel -> final update %v, -> pilot gone %v (KillWait %v); Slurm: JobState=%s ExitCode=%s",
 		final.Sub(cancelled).Round(time.Millisecond), pilotGone.Round(time.Millisecond), killWait,
 		info[id]["JobState"], info[id]["ExitCode"])
