@@ -170,11 +170,13 @@ func TestWrapperWithoutEnvFile(t *testing.T) {
 }
 
 // treeScript starts a tree of sleepers (a background child, a grandchild in its own
-// session) as the payload, records their pids and waits.
+// session) as the payload, records their pids, says it is ready once all four pids are
+// recorded (the subshell writes its child's pid asynchronously) and waits.
 const treeScript = `sleep 1000 & echo $! >> pids
 setsid sleep 1000 & echo $! >> pids
 (sleep 1000 & echo $! >> pids; wait) &
 echo $$ >> pids
+until [ "$(wc -l < pids)" -ge 4 ]; do sleep 0.05; done
 echo started > ready
 wait`
 
