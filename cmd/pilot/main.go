@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -42,6 +43,7 @@ import (
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
 	"github.com/gopilot/gopilot/pilot/journal"
+	"github.com/gopilot/gopilot/pilot/status"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
@@ -146,6 +148,12 @@ func run(args []string, stderr io.Writer) int {
 	}
 	lg.WithFields(logrus.Fields{"version": pilot.Version, "mode": mode, "workdir": workdir, "pid": os.Getpid()}).Info("gopilot starting")
 	lg.WithField("config", cfg.Redacted()).Debug("effective configuration")
+	hv, err := newHarvesterRun(p, mode)
+	if err != nil {
+		lg.WithError(err).Error("pilot cannot start")
+		return 2
+	}
+	defer hv.end(ctx)
 
 	if mode == "exec" {
 		if jobFile == "" {
@@ -158,10 +166,18 @@ func run(args []string, stderr io.Writer) int {
 	} else if err := setupPull(ctx, p, redactor); err != nil {
 		return fail(lg, err)
 	}
+	if err := hv.start(ctx); err != nil {
+		return fail(lg, err)
+	}
 
 	if mode == "recover" {
 		return recoverMode(ctx, p, lg)
 	}
+	stopControl, err := startControl(p, lg)
+	if err != nil {
+		return fail(lg, err)
+	}
+	defer stopControl()
 	out := p.Run(ctx)
 	lg.WithFields(logrus.Fields{"jobs": out.JobsRun, "finished": out.Finished, "failed": out.Failed,
 		"exit": out.ExitCode, "elapsed": time.Since(start).Round(time.Millisecond)}).Info("gopilot done")
@@ -169,6 +185,40 @@ func run(args []string, stderr io.Writer) int {
 		lg.WithFields(logrus.Fields{"code": int(out.Err.Code), "diag": out.Err.Diag}).Warn("pilot error")
 	}
 	return out.ExitCode
+}
+
+// startControl starts the node-local status endpoint (--status-addr) and
+// the drain-file watcher (--drain-file) when configured. They run until the
+// returned stop is called, past the signals that end the job loop, so that
+// /status shows a stopping pilot too.
+func startControl(p *pilot.Pilot, lg logrus.FieldLogger) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	stop = func() { cancel(); wg.Wait() }
+	if p.Cfg.DrainFile != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status.WatchDrainFile(ctx, p.Cfg.DrainFile, 0, p.Drain)
+		}()
+	}
+	if p.Cfg.StatusAddr != "" {
+		p.Metrics = status.NewMetrics()
+		srv, err := status.New(p.Cfg.StatusAddr, p, p, p.Metrics, lg)
+		if err != nil {
+			stop()
+			return nil, jobdef.NewError(jobdef.UnknownException, "status endpoint "+p.Cfg.StatusAddr, err)
+		}
+		lg.WithField("addr", srv.Addr()).Info("status endpoint listening")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ctx); err != nil {
+				lg.WithError(err).Warn("status endpoint")
+			}
+		}()
+	}
+	return stop, nil
 }
 
 // recoverMode finishes the unfinished jobs of the work directory and exits

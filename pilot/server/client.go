@@ -637,21 +637,99 @@ func ParseReply(body []byte) (*Reply, error) {
 	return r, nil
 }
 
-// WorkerStatus sends updateWorkerPilotStatus (legacy) or
-// update_worker_status (v1) for Harvester-managed pilots. The answer is
-// ignored, as Pilot 3 does.
-func (c *Client) WorkerStatus(ctx context.Context, workerID, harvesterID, status, site, node string) error {
-	if c.API() == V1 {
-		id, _ := strconv.ParseInt(workerID, 10, 64)
-		_, err := c.post(ctx, c.update, "/api/v1/pilot/update_worker_status", map[string]any{
-			"worker_id": id, "harvester_id": harvesterID, "status": status, "node_id": node,
-		}, V1)
+// Worker states sent with UpdateWorkerStatus.
+const (
+	WorkerStarted  = "started"
+	WorkerFinished = "finished"
+)
+
+// WorkerStatus is one worker-status report of a Harvester-managed pilot
+// (PROTOCOL.md §4): the Harvester instance and worker (env HARVESTER_ID and
+// HARVESTER_WORKER_ID), the state (WorkerStarted or WorkerFinished), the
+// queue name and the worker node.
+type WorkerStatus struct {
+	HarvesterID string
+	WorkerID    string
+	Status      string
+	Site        string
+	Node        string
+}
+
+// Legacy returns the updateWorkerPilotStatus fields.
+func (w WorkerStatus) Legacy() map[string]any {
+	return map[string]any{
+		"workerID": w.WorkerID, "harvesterID": w.HarvesterID, "status": w.Status,
+		"site": w.Site, "node_id": w.Node,
+	}
+}
+
+// V1 returns the update_worker_status arguments. worker_id is an integer
+// when WorkerID is one (the server's annotation), else it is sent as given
+// and the server rejects it.
+func (w WorkerStatus) V1() map[string]any {
+	m := map[string]any{"harvester_id": w.HarvesterID, "status": w.Status, "node_id": w.Node}
+	if id, err := strconv.ParseInt(strings.TrimSpace(w.WorkerID), 10, 64); err == nil {
+		m["worker_id"] = id
+	} else {
+		m["worker_id"] = w.WorkerID
+	}
+	return m
+}
+
+// UpdateWorkerStatus sends updateWorkerPilotStatus (legacy) or
+// /api/v1/pilot/update_worker_status (v1; with Auto, v1 first and legacy on
+// 403/404), with the retries of updates. The legacy answer is not looked at
+// (Pilot 3 ignores it); a v1 answer with success=false is an error naming the
+// server's message. Transport failures and non-2xx answers are errors.
+func (c *Client) UpdateWorkerStatus(ctx context.Context, ws WorkerStatus) error {
+	api := c.API()
+	if api == Auto {
+		err := c.updateWorkerStatus(ctx, ws, V1)
+		var he *HTTPError
+		if errors.As(err, &he) && (he.Status == http.StatusForbidden || he.Status == http.StatusNotFound) {
+			c.log.WithField("status", he.Status).Info("server does not offer the v1 pilot API; using the legacy API")
+			c.setResolved(Legacy)
+			return c.updateWorkerStatus(ctx, ws, Legacy)
+		}
+		var re *RefusedError
+		if err == nil || errors.As(err, &re) {
+			c.setResolved(V1)
+		}
 		return err
 	}
-	_, err := c.post(ctx, c.update, "/server/panda/updateWorkerPilotStatus", map[string]any{
-		"workerID": workerID, "harvesterID": harvesterID, "status": status, "site": site, "node_id": node,
-	}, Legacy)
-	return err
+	return c.updateWorkerStatus(ctx, ws, api)
+}
+
+func (c *Client) updateWorkerStatus(ctx context.Context, ws WorkerStatus, api API) error {
+	if api != V1 {
+		_, err := c.post(ctx, c.update, "/server/panda/updateWorkerPilotStatus", ws.Legacy(), Legacy)
+		return err
+	}
+	body, err := c.post(ctx, c.update, "/api/v1/pilot/update_worker_status", ws.V1(), V1)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Success *bool  `json:"success"`
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Success == nil {
+		return fmt.Errorf("update_worker_status answer is not a v1 envelope: %q", clip(strings.TrimSpace(string(body)), 80))
+	}
+	if !*env.Success {
+		return &RefusedError{Method: "update_worker_status", Message: env.Message}
+	}
+	return nil
+}
+
+// RefusedError is a v1 answer with success=false.
+type RefusedError struct {
+	Method  string
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("server refused %s: %s", e.Method, clip(e.Message, 200))
 }
 
 func gzipBytes(b []byte) []byte {
