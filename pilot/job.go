@@ -20,6 +20,7 @@ import (
 	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/pilot/server"
+	"github.com/gopilot/gopilot/pilot/status"
 )
 
 // JobDirPrefix is the prefix of every job directory, followed by the PandaID.
@@ -69,6 +70,11 @@ type jobRun struct {
 	// badDefinition is set when the job's definition failed validation,
 	// stageOutFailed when its outputs could not be staged out.
 	badDefinition, stageOutFailed bool
+	// What /status shows (guarded by mu).
+	phase             status.Phase
+	payloadPID        int
+	filesIn, filesOut int
+	bytesIn, bytesOut int64
 
 	tGetJob, tGot           time.Time
 	tStageIn, tStageInEnd   time.Time
@@ -137,10 +143,12 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 
 	if r.firstError() == nil && len(job.Inputs) > 0 {
 		r.update(jctx, "starting")
+		r.setPhase(status.PhaseStageIn)
 		r.tStageIn = p.now()
 		r.log.WithField("files", len(job.Inputs)).Info("stage-in")
 		err := p.Stager.StageIn(jctx, job, r.dir)
 		r.recordFiles(journal.In, job.Inputs)
+		r.countStaged(true, job.Inputs, p.now().Sub(r.tStageIn))
 		if err != nil {
 			pe := r.stopCause(jctx, asPilotError(err, jobdef.StageInFailed))
 			r.fail(pe)
@@ -161,6 +169,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	final, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(p.Cfg.FinalUpdateTimeout)*time.Second)
 	defer cancelFinal()
 	r.tStageOut = p.now()
+	r.setPhase(status.PhaseStageOut)
 	if r.firstError() == nil && len(job.Outputs) > 0 {
 		r.stageOutOutputs(jctx)
 	}
@@ -171,6 +180,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	close(hbDone)
 	hbWG.Wait()
 
+	r.setPhase(status.PhaseFinalizing)
 	rep := r.finalReport()
 	res.finished = rep.State == "finished"
 	if note := p.guard.note(r, context.Cause(jctx) != nil, p.Cfg); note != "" {
@@ -180,6 +190,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 			res.stopPilot = jobdef.NewError(r.firstError().Code, note, nil)
 		}
 	}
+	p.Metrics.JobDone(rep.State)
 	if r.sendFinal(final, rep) {
 		r.removeJobDir()
 	} else {
@@ -191,7 +202,7 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 // newJobRun starts the bookkeeping of a job received at tGot.
 func (p *Pilot) newJobRun(job *jobdef.Job, tGetJob, tGot time.Time) *jobRun {
 	r := &jobRun{
-		p: p, job: job, kill: func(error) {},
+		p: p, job: job, kill: func(error) {}, phase: status.PhaseSetup,
 		log:     p.log().WithField("pandaid", job.PandaID),
 		tGetJob: tGetJob, tGot: tGot, lastAck: tGot,
 		startEpoch: epoch(tGot), wake: make(chan struct{}, 1),
@@ -224,8 +235,10 @@ func (r *jobRun) stageOutOutputs(ctx context.Context) {
 		r.keepOutputs(files)
 		return
 	}
+	t0 := r.p.now()
 	err := r.p.Stager.StageOut(ctx, r.job, r.dir, files, outputActivities())
 	r.recordFiles(journal.Out, r.job.Outputs)
+	r.countStaged(false, r.job.Outputs, r.p.now().Sub(t0))
 	if err != nil {
 		r.stageOutFailed = true
 		r.fail(r.stopCause(ctx, asPilotError(err, jobdef.StageOutFailed)))
@@ -296,8 +309,10 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 		r.job.Log.Kind = jobdef.Log
 	}
 	r.log.WithField("lfn", r.job.LogFile).Info("stage-out of the log")
+	t0 := r.p.now()
 	err := r.p.Stager.StageOut(ctx, r.job, r.dir, []*jobdef.FileSpec{&r.job.Log}, logActivities())
 	r.recordFiles(journal.Log, []jobdef.FileSpec{r.job.Log})
+	r.countStaged(false, []jobdef.FileSpec{r.job.Log}, r.p.now().Sub(t0))
 	if err != nil {
 		r.fail(asPilotError(err, jobdef.StageOutFailed))
 	}
@@ -351,6 +366,7 @@ func (r *jobRun) update(ctx context.Context, state string) {
 	defer cancel()
 	reply, err := r.p.Reporter.UpdateJob(ctx, rep)
 	if err != nil {
+		r.p.Metrics.ServerError("updateJob")
 		r.log.WithError(err).WithField("state", state).Warn("update failed")
 		return
 	}
@@ -540,6 +556,7 @@ func (r *jobRun) deliverFinal(ctx context.Context, rep *jobdef.UpdateReport) boo
 			lg.WithField("attempts", attempt).Info("final update acknowledged")
 			return true
 		}
+		r.p.Metrics.ServerError("updateJob")
 		if err == nil {
 			err = fmt.Errorf("server answered StatusCode %d", reply.StatusCode)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
+	"github.com/gopilot/gopilot/pilot/status"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
@@ -171,6 +172,9 @@ func (r *jobRun) runPayload(ctx context.Context) {
 		return
 	}
 	r.log.WithField("pid", cmd.Pid()).Info("payload started")
+	r.mu.Lock()
+	r.phase, r.payloadPID = status.PhaseRunning, cmd.Pid()
+	r.mu.Unlock()
 	if ps, err := journal.NewPayloadStarted(cmd.Pid(), cmd.Pgid()); err == nil {
 		r.record(ps)
 	}
@@ -179,7 +183,11 @@ func (r *jobRun) runPayload(ctx context.Context) {
 	res, err := cmd.Wait()
 	r.tPayloadEnd = r.p.now()
 	mr.stop()
+	r.mu.Lock()
+	r.payloadPID = 0
+	r.mu.Unlock()
 	if res != nil {
+		r.p.Metrics.Payload(res.Duration(), res.UserCPU+res.SysCPU)
 		cause := ""
 		if res.Cause != nil {
 			cause = res.Cause.Error()

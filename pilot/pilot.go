@@ -20,6 +20,7 @@ import (
 	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/server"
+	"github.com/gopilot/gopilot/pilot/status"
 	"github.com/gopilot/gopilot/timedcmd"
 )
 
@@ -87,6 +88,9 @@ type Pilot struct {
 	// Hurry, when non-nil, is cancelled by a second signal: the log
 	// stage-out is skipped and only the final update is sent.
 	Hurry context.Context
+	// Metrics, when non-nil, counts jobs, transfers, payload time and
+	// server calls for the status endpoint.
+	Metrics *status.Metrics
 
 	mu      sync.Mutex
 	pilotEr *jobdef.PilotError
@@ -170,12 +174,14 @@ func (p *Pilot) timefloor() time.Duration {
 // ends the pilot: its cancellation cause (a *SignalError for signals) becomes
 // the running job's error code and the pilot's exit code.
 func (p *Pilot) Run(ctx context.Context) Outcome {
+	lifetime := p.Lifetime()
+	p.mu.Lock()
 	if p.Start.IsZero() {
 		p.Start = p.now()
 	}
-	lg := p.log()
-	lifetime := p.Lifetime()
 	p.deadline = p.Start.Add(lifetime)
+	p.mu.Unlock()
+	lg := p.log()
 	// The pilot's own deadline: past it the running job fails with 1213.
 	ctx, cancel := context.WithDeadlineCause(ctx, p.Start.Add(lifetime),
 		jobdef.NewError(jobdef.ReachedMaxTime, "pilot lifetime of "+lifetime.String()+" reached", nil))
@@ -215,6 +221,7 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 		lg.WithField("reason", why).Debug("asking for a job")
 		tGetJob := p.now()
 		job, err := p.Source.GetJob(ctx, p.jobRequest(taskID, p.Start.Add(lifetime).Sub(tGetJob)))
+		p.Metrics.GetJob(p.now().Sub(tGetJob), err)
 		if errors.Is(err, server.ErrNoJob) {
 			failures++
 			lg.WithFields(logrus.Fields{"answer": err.Error(), "no_job_answers": failures, "tolerated": p.Cfg.GetJobFailures}).Info("no job from the server")
