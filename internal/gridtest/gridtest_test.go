@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -120,5 +121,50 @@ func TestPKI(t *testing.T) {
 	}
 	if c, err := p.ClientTLS(true); err != nil || len(c.Certificates) != 1 {
 		t.Errorf("ClientTLS: %v", err)
+	}
+}
+
+// TestStartS3: the server answers, refuses an unsigned request for a file put into its
+// data directory, and the build script names the same version.
+func TestStartS3(t *testing.T) {
+	s := StartS3(t)
+	if err := s.MakeBucket("b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteFile("b/k/x.txt", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(s.URL + "/b/k/x.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 4 {
+		t.Errorf("unsigned GET answered %s, want a refusal", resp.Status)
+	}
+	if got := s.S3URL("b", "/k/x.txt"); got != "s3://"+s.Endpoint+"/b/k/x.txt" {
+		t.Errorf("S3URL = %s", got)
+	}
+	if err := s.MakeBucket("a/b"); err == nil {
+		t.Error("MakeBucket of a nested name succeeded")
+	}
+	script, err := os.ReadFile("../../scripts/grid/s3.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), "\nVERSION="+VersitygwVersion+"\n") {
+		t.Errorf("scripts/grid/s3.sh does not build versitygw %s", VersitygwVersion)
+	}
+}
+
+func TestCacheDir(t *testing.T) {
+	t.Setenv(EnvCache, "/some/cache")
+	if d, err := CacheDir(); err != nil || d != "/some/cache" {
+		t.Errorf("CacheDir with %s = %q %v", EnvCache, d, err)
+	}
+	t.Setenv(EnvCache, "")
+	t.Setenv("XDG_CACHE_HOME", "/xdg")
+	if d, err := CacheDir(); err != nil || d != "/xdg/gopilot" {
+		t.Errorf("CacheDir with XDG_CACHE_HOME = %q %v", d, err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
+	"github.com/gopilot/gopilot/movers/internal/neterr"
 )
 
 // Defaults of Options.
@@ -796,25 +797,7 @@ func requestError(ctx context.Context, op, remote string, err error) error {
 // attempt may succeed: a server certificate that does not verify is 1099/1137 (not
 // retryable), a client certificate refused in the TLS handshake 1338/1383, an unreachable
 // network 1327, a network timeout 1151/1152, anything else 1099/1137 (retryable).
-func NetErrorCode(op string, err error) (jobdef.ErrorCode, bool) {
-	var cve *tls.CertificateVerificationError
-	var uae x509UnknownAuthority
-	var ne net.Error
-	switch {
-	case errors.As(err, &cve), errors.As(err, &uae):
-		return movers.GenericCode(op), false
-	case strings.Contains(err.Error(), "remote error: tls:"):
-		if op == movers.OpGet {
-			return jobdef.StageInAuthenticationFailure, false
-		}
-		return jobdef.StageOutAuthenticationFailure, false
-	case errors.Is(err, syscall.ENETUNREACH):
-		return jobdef.UnreachableNetwork, true
-	case errors.As(err, &ne) && ne.Timeout():
-		return movers.TimeoutCode(op), true
-	}
-	return movers.GenericCode(op), true
-}
+func NetErrorCode(op string, err error) (jobdef.ErrorCode, bool) { return neterr.Code(op, err) }
 
 // withURL sets the URL of a *movers.Error made without one.
 func withURL(err error, op, remote string) error {

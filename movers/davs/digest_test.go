@@ -1,10 +1,7 @@
 package davs
 
 import (
-	"errors"
-	"net"
 	"net/http"
-	"syscall"
 	"testing"
 
 	"github.com/gopilot/gopilot/jobdef"
@@ -87,23 +84,6 @@ func TestStatusCode(t *testing.T) {
 	} {
 		if code, retry := statusCode(c.op, c.status), retryableStatus(c.status); code != c.code || retry != c.retry {
 			t.Errorf("%s %d -> %d, %v; want %d, %v", c.op, c.status, code, retry, c.code, c.retry)
-		}
-	}
-}
-
-func TestNetErrorCode(t *testing.T) {
-	for _, c := range []struct {
-		err   error
-		code  jobdef.ErrorCode
-		retry bool
-	}{
-		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, jobdef.StageInFailed, true},
-		{&net.OpError{Op: "dial", Err: syscall.ENETUNREACH}, jobdef.UnreachableNetwork, true},
-		{errors.New("remote error: tls: bad certificate"), jobdef.StageInAuthenticationFailure, false},
-		{&net.DNSError{IsTimeout: true}, jobdef.StageInTimeout, true},
-	} {
-		if code, retry := NetErrorCode(movers.OpGet, c.err); code != c.code || retry != c.retry {
-			t.Errorf("NetErrorCode(%v) = %d, %v; want %d, %v", c.err, code, retry, c.code, c.retry)
 		}
 	}
 }
