@@ -40,6 +40,7 @@ import (
 	"github.com/gopilot/gopilot/movers/davs"
 	"github.com/gopilot/gopilot/movers/gfal"
 	"github.com/gopilot/gopilot/movers/local"
+	"github.com/gopilot/gopilot/movers/s3"
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/pilot"
 	"github.com/gopilot/gopilot/pilot/journal"
@@ -327,9 +328,16 @@ func envOr(k, def string) string {
 
 // newRegistry builds the movers this binary offers, with Pilot 3's
 // copytool names as aliases. The davs mover uses the given TLS client
-// configuration and storage headers; mv follows the queue's catchall;
-// external tools run through the pilot's runner.
-func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, runner *timedcmd.Runner, lg logrus.FieldLogger) (*movers.Registry, error) {
+// configuration and storage headers; the s3 mover only its CAs, with keys
+// from S3_ACCESS_KEY/S3_SECRET_KEY or, per object-store endpoint of the
+// storage data, from the environment variables its settings name; mv
+// follows the queue's catchall; external tools run through the pilot's
+// runner.
+func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, sd jobdef.StorageData, runner *timedcmd.Runner, lg logrus.FieldLogger) (*movers.Registry, error) {
+	var s3TLS *tls.Config
+	if tlsConf != nil {
+		s3TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: tlsConf.RootCAs}
+	}
 	reg, err := movers.NewRegistry(
 		local.NewCopy(),
 		local.NewSymlink(),
@@ -337,9 +345,13 @@ func newRegistry(tlsConf *tls.Config, hdr http.Header, q *jobdef.QueueData, runn
 		xrootd.New(xrootd.Options{Runner: runner, Log: lg}),
 		gfal.New(gfal.Options{Runner: runner, Log: lg}),
 		davs.New(davs.Options{TLSConfig: tlsConf, Header: hdr, Log: lg}),
+		s3.New(s3.Options{Endpoints: s3.EndpointsFromStorage(sd, os.LookupEnv), TLSConfig: s3TLS, Log: lg}),
 	)
 	if err != nil {
 		return nil, err
 	}
-	return reg.WithAlias("gfalcopy", "gfal")
+	if reg, err = reg.WithAlias("gfalcopy", "gfal"); err != nil {
+		return nil, err
+	}
+	return reg.WithAlias("objectstore", "s3")
 }

@@ -201,7 +201,10 @@ func finishSetup(ctx context.Context, p *pilot.Pilot, q *jobdef.QueueData, sd jo
 		hdr = http.Header{"Authorization": {"Bearer " + tok}}
 		p.Log.WithField("source", src).Info("storage bearer token found")
 	}
-	reg, err := newRegistry(tlsConf, hdr, q, p.Runner, p.Log)
+	if sk := os.Getenv("S3_SECRET_KEY"); sk != "" {
+		redactor.Add(sk)
+	}
+	reg, err := newRegistry(tlsConf, hdr, q, sd, p.Runner, p.Log)
 	if err != nil {
 		return err
 	}
