@@ -3,6 +3,7 @@ package credentials
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -105,45 +106,33 @@ func localAccounts(t *testing.T) []string {
 }
 
 // TestLookupIdentitySystem compares LookupIdentity for every local account with the
-// passwd/group files and with `id -G`, which asks the C library.
+// passwd/group files and with `id -G`, which asks the C library. Other tests create and
+// remove throwaway accounts meanwhile: a comparison during which /etc/passwd or
+// /etc/group changed is made again, and an account that has gone is skipped.
 func TestLookupIdentitySystem(t *testing.T) {
 	t.Parallel()
 	idTool, _ := exec.LookPath("id")
+	stamp := func() string {
+		pw, _ := os.ReadFile("/etc/passwd")
+		gr, _ := os.ReadFile("/etc/group")
+		return string(pw) + "\x00" + string(gr)
+	}
 	for _, n := range localAccounts(t) {
-		got, err := LookupIdentity(n)
-		if err != nil {
-			t.Errorf("%s: %v", n, err)
-			continue
-		}
-		pw, _ := os.Open("/etc/passwd")
-		gr, _ := os.Open("/etc/group")
-		files, err := identityFromFiles(n, pw, gr)
-		pw.Close()
-		gr.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.UID != files.UID || got.GID != files.GID || got.Home != files.Home || got.Shell != files.Shell ||
-			!slices.Equal(got.Groups, files.Groups) {
-			t.Errorf("%s: LookupIdentity %+v, files %+v", n, got, files)
-		}
-		if idTool == "" {
-			continue
-		}
-		out, err := exec.Command(idTool, "-G", n).Output()
-		if err != nil {
-			t.Errorf("id -G %s: %v", n, err)
-			continue
-		}
-		var want []uint32
-		for _, f := range strings.Fields(string(out)) {
-			g, _ := strconv.ParseUint(f, 10, 32)
-			want = append(want, uint32(g))
-		}
-		slices.Sort(want)
-		want = slices.Compact(want)
-		if !slices.Equal(got.Groups, want) {
-			t.Errorf("%s: groups %v, id -G says %v", n, got.Groups, want)
+		for attempt := 0; ; attempt++ {
+			before := stamp()
+			err := compareIdentity(n, idTool)
+			after := stamp()
+			if err == nil {
+				break
+			}
+			if before != after && attempt < 20 {
+				continue // accounts changed meanwhile: compare again
+			}
+			if !strings.Contains("\n"+after, "\n"+n+":") {
+				break // the account has gone
+			}
+			t.Error(err)
+			break
 		}
 	}
 	if _, err := LookupIdentity("no-such-user-gopilot"); !errors.Is(err, ErrUnknownAccount) {
@@ -152,6 +141,51 @@ func TestLookupIdentitySystem(t *testing.T) {
 	if _, err := LookupIdentity(""); !errors.Is(err, ErrUnknownAccount) {
 		t.Errorf("empty name: %v", err)
 	}
+}
+
+// compareIdentity compares LookupIdentity(n) with the files and with `id -G` (when
+// idTool is set).
+func compareIdentity(n, idTool string) error {
+	got, err := LookupIdentity(n)
+	if err != nil {
+		return fmt.Errorf("%s: %v", n, err)
+	}
+	pw, err := os.Open("/etc/passwd")
+	if err != nil {
+		return err
+	}
+	defer pw.Close()
+	gr, err := os.Open("/etc/group")
+	if err != nil {
+		return err
+	}
+	defer gr.Close()
+	files, err := identityFromFiles(n, pw, gr)
+	if err != nil {
+		return fmt.Errorf("%s from the files: %v", n, err)
+	}
+	if got.UID != files.UID || got.GID != files.GID || got.Home != files.Home || got.Shell != files.Shell ||
+		!slices.Equal(got.Groups, files.Groups) {
+		return fmt.Errorf("%s: LookupIdentity %+v, files %+v", n, got, files)
+	}
+	if idTool == "" {
+		return nil
+	}
+	out, err := exec.Command(idTool, "-G", n).Output()
+	if err != nil {
+		return fmt.Errorf("id -G %s: %v", n, err)
+	}
+	var want []uint32
+	for _, f := range strings.Fields(string(out)) {
+		g, _ := strconv.ParseUint(f, 10, 32)
+		want = append(want, uint32(g))
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	if !slices.Equal(got.Groups, want) {
+		return fmt.Errorf("%s: groups %v, id -G says %v", n, got.Groups, want)
+	}
+	return nil
 }
 
 func TestIdentityEnvAndCredential(t *testing.T) {

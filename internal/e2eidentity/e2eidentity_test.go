@@ -61,7 +61,8 @@ func (g *gridSite) site(t *testing.T) (*sitetest.Site, string) {
 	t.Helper()
 	s := sitetest.New(t, bin, sitetest.QueueJSON(0, ""))
 	s.OpenDirs()
-	proxy := g.ca.GridProxy(t, g.ca.Host, filepath.Join(s.Dir, "x509up_pilot"), "2:00")
+	// 12 h: more than any --proxy-min-lifetime check before getJob asks for
+	proxy := g.ca.GridProxy(t, g.ca.Host, filepath.Join(s.Dir, "x509up_pilot"), "12:00")
 	sitetest.Must(t, os.Chmod(proxy, 0o644))
 	return s, proxy
 }
