@@ -145,7 +145,7 @@ func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error
 			os.Remove(tmpName)
 		}
 	}()
-	args := g.copyArgs(ctx, "", remote, movers.FileURL(tmpName))
+	args := g.copyArgs(ctx, "", toolrun.AbsRootURL(remote), movers.FileURL(tmpName))
 	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: args}, t.Env)
 	if err := g.tools.Failure(ctx, op, remote, "gfal-copy", res, err); err != nil {
 		return movers.Result{}, err
@@ -233,12 +233,12 @@ func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error
 	if typ == jobdef.Adler32 && !g.skipsChecksum(remote) {
 		verify = "ADLER32:" + local.Value
 	}
-	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, verify, movers.FileURL(src), remote)}, t.Env)
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, verify, movers.FileURL(src), toolrun.AbsRootURL(remote))}, t.Env)
 	ferr := g.tools.Failure(ctx, op, remote, "gfal-copy", res, err)
 	if ferr != nil && verify != "" && ctx.Err() == nil && res != nil && checksumUnsupported(toolrun.Output(res)) {
 		g.tools.Log().WithField("endpoint", endpoint(remote)).Info("storage cannot compute checksums: uploading without gfal's checksum verification")
 		g.markNoChecksum(remote)
-		res, err = g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, "", movers.FileURL(src), remote)}, t.Env)
+		res, err = g.tools.Run(ctx, timedcmd.Spec{Args: g.copyArgs(ctx, "", movers.FileURL(src), toolrun.AbsRootURL(remote))}, t.Env)
 		ferr = g.tools.Failure(ctx, op, remote, "gfal-copy", res, err)
 	}
 	if ferr != nil {
@@ -317,7 +317,7 @@ func (g *Gfal) remove(ctx context.Context, rawURL string, extra []string) error 
 	if err := g.checkURL(rawURL); err != nil {
 		return err
 	}
-	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.rm, rawURL}}, extra)
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.rm, toolrun.AbsRootURL(rawURL)}}, extra)
 	if err != nil {
 		return err
 	}
@@ -344,7 +344,7 @@ func (g *Gfal) RemoteChecksum(ctx context.Context, rawURL string, t jobdef.Check
 	if err := g.checkURL(rawURL); err != nil {
 		return jobdef.Checksum{}, err
 	}
-	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.sum, rawURL, strings.ToUpper(string(t))}}, nil)
+	res, err := g.tools.Run(ctx, timedcmd.Spec{Args: []string{g.sum, toolrun.AbsRootURL(rawURL), strings.ToUpper(string(t))}}, nil)
 	if err != nil {
 		return jobdef.Checksum{}, err
 	}

@@ -137,3 +137,19 @@ func TestSplitURL(t *testing.T) {
 		}
 	}
 }
+
+func TestToolURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"root://127.0.0.1:1094/rucio/e2e/f", "root://127.0.0.1:1094//rucio/e2e/f"},
+		{"root://h:1//abs/f", "root://h:1//abs/f"},
+		{"root://h:1///abs/f?authz=x", "root://h:1//abs/f?authz=x"},
+		{"xroot://h/f", "xroot://h//f"},
+	} {
+		if got, err := ToolURL(c.in); err != nil || got != c.want {
+			t.Errorf("ToolURL(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	if _, err := ToolURL("http://h/f"); err == nil {
+		t.Error("ToolURL of an http URL succeeded")
+	}
+}

@@ -97,7 +97,7 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if e := movers.ContextError(ctx, op, remote); e != nil {
 		return movers.Result{}, e
 	}
-	if err := m.checkURL(remote); err != nil {
+	if _, err := ToolURL(remote); err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
 	}
 	dst, err := movers.LocalPath(t.Destination)
@@ -160,7 +160,8 @@ func (m *Xrdcp) getToFile(ctx context.Context, t movers.Transfer, tmp string) (m
 	} else {
 		args = append(args, "--cksum", "adler32:print")
 	}
-	args = append(args, remote, tmp)
+	src, _ := ToolURL(remote) // checked by Get
+	args = append(args, src, tmp)
 	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: args}, t.Env)
 	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, err); err != nil {
 		return movers.Result{}, err
@@ -191,7 +192,8 @@ func (m *Xrdcp) getStream(ctx context.Context, t movers.Transfer, tmp *os.File, 
 			Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	w := &hashWriter{f: tmp, h: h}
-	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdcp, "-np", "-f", remote, "-"}, Stdout: w}, t.Env)
+	src, _ := ToolURL(remote) // checked by Get
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdcp, "-np", "-f", src, "-"}, Stdout: w}, t.Env)
 	if res != nil {
 		res.StdoutTail = nil // the file's bytes, not messages
 	}
@@ -259,7 +261,8 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if e := movers.ContextError(ctx, op, remote); e != nil {
 		return movers.Result{}, e
 	}
-	if err := m.checkURL(remote); err != nil {
+	dstURL, err := ToolURL(remote)
+	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
 	}
 	src, err := movers.LocalPath(t.Source)
@@ -298,9 +301,9 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	}
 	var stdin io.Reader
 	if regular {
-		args = append(args, src, remote)
+		args = append(args, src, dstURL)
 	} else {
-		args = append(args, "-", remote)
+		args = append(args, "-", dstURL)
 		stdin = in
 	}
 	res, runErr := m.tools.Run(ctx, timedcmd.Spec{Args: args, Stdin: stdin}, t.Env)
@@ -400,10 +403,13 @@ func (m *Xrdcp) RemoteChecksum(ctx context.Context, url string, t jobdef.Checksu
 	return sum, nil
 }
 
-// checkURL accepts root, xroot and roots URLs with a host.
-func (m *Xrdcp) checkURL(raw string) error {
-	_, _, err := splitURL(raw)
-	return err
+// ToolURL checks a root, xroot or roots URL and returns the form given to xrdcp, with the
+// path made absolute (see toolrun.AbsRootURL).
+func ToolURL(raw string) (string, error) {
+	if _, _, err := splitURL(raw); err != nil {
+		return "", err
+	}
+	return toolrun.AbsRootURL(raw), nil
 }
 
 // splitURL splits "root://host:port//path?cgi" into "root://host:port" and "/path?cgi".

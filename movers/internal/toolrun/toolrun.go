@@ -143,7 +143,8 @@ func (t *Tools) Check(ctx context.Context, progs ...string) error {
 }
 
 // Failure turns the outcome of a transfer tool run into the mover's error, nil when it
-// succeeded: the end of ctx as movers.ContextError; a tool that could not be started a
+// succeeded: the end of ctx as movers.ContextError; a tool that could not be started, or
+// that exited 126 or 127 (a wrapper script's shell could not run a program), a
 // non-retryable generic code; another runner error a retryable one; a failed run the code
 // and retry flag of Classify on its output, with the summarised output as the message.
 // tool names the program in the message.
@@ -162,6 +163,10 @@ func (t *Tools) Failure(ctx context.Context, op, remote, tool string, res *timed
 		return nil
 	}
 	out := Output(res)
+	if res.ExitCode == 126 || res.ExitCode == 127 { // the shell of a wrapper script could not run a program
+		return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op),
+			Err: fmt.Errorf("cannot run %s (exit %d): %s", tool, res.ExitCode, t.summary(out))}
+	}
 	code, retry := Classify(t.rules, op, out)
 	msg := fmt.Sprintf("%s exit %d: %s", tool, res.ExitCode, t.summary(out))
 	if res.Signal != 0 {
@@ -343,4 +348,26 @@ func Finish(ctx context.Context, op, remote, tmp, dst string) error {
 		return &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
 	}
 	return nil
+}
+
+// AbsRootURL returns raw with the path of a root, xroot or roots URL made absolute
+// ("root://host:port//path?cgi"): storage data joins endpoint and path with a single slash,
+// which XRootD reads as relative to the server's default directory (refused by many
+// servers), while every storage path is meant from the root. Other URLs, and URLs that do
+// not parse or have no host or path, are returned unchanged.
+func AbsRootURL(raw string) string {
+	switch movers.Scheme(raw) {
+	case "root", "xroot", "roots":
+	default:
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" || strings.Trim(u.Path, "/") == "" {
+		return raw
+	}
+	s := u.Scheme + "://" + u.Host + "//" + strings.TrimLeft(u.Path, "/")
+	if u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	return s
 }

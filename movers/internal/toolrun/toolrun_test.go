@@ -133,6 +133,12 @@ func TestRunAndFailure(t *testing.T) {
 		t.Errorf("Failure of exit 3 = %#v (%v)", me, ferr)
 	}
 
+	res, err = tools.Run(ctx, timedcmd.Spec{Args: []string{"sh", "-c", "exec /nonexistent/python3"}}, nil)
+	ferr = tools.Failure(ctx, movers.OpGet, "u", "wrapper", res, err)
+	if !errors.As(ferr, &me) || me.Code != jobdef.StageInFailed || me.Retryable || !strings.Contains(me.Error(), "cannot run wrapper") {
+		t.Errorf("Failure of a wrapper that cannot exec = %v, want a non-retryable 1099", ferr)
+	}
+
 	res, err = tools.Run(ctx, timedcmd.Spec{Args: []string{"/nonexistent/tool"}}, nil)
 	ferr = tools.Failure(ctx, movers.OpPut, "u", "tool", res, err)
 	if !errors.As(ferr, &me) || me.Code != jobdef.StageOutFailed || me.Retryable {
@@ -177,5 +183,20 @@ func TestCreateTempAndFinish(t *testing.T) {
 	g.Close()
 	if err := Finish(ctx, movers.OpGet, "u", g.Name(), dst+"2"); err == nil {
 		t.Error("Finish after cancel succeeded")
+	}
+}
+
+func TestAbsRootURL(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"root://127.0.0.1:1094/rucio/e2e/f", "root://127.0.0.1:1094//rucio/e2e/f"},
+		{"root://h:1//abs/f", "root://h:1//abs/f"},
+		{"roots://h:1///abs/f?authz=x", "roots://h:1//abs/f?authz=x"},
+		{"http://h/f", "http://h/f"},
+		{"root://h", "root://h"},
+		{"/local/path", "/local/path"},
+	} {
+		if got := AbsRootURL(c.in); got != c.want {
+			t.Errorf("AbsRootURL(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }
