@@ -70,6 +70,8 @@ type jobRun struct {
 	// badDefinition is set when the job's definition failed validation,
 	// stageOutFailed when its outputs could not be staged out.
 	badDefinition, stageOutFailed bool
+	// payloadProxy is the payload's own credential file ("" if none).
+	payloadProxy string
 	// What /status shows (guarded by mu).
 	phase             status.Phase
 	payloadPID        int

@@ -18,7 +18,9 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/gopilot/gopilot/credentials"
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/pilot/status"
@@ -160,6 +162,7 @@ func (r *jobRun) runPayload(ctx context.Context) {
 			r.fail(asPilotError(err, jobdef.SetupFailure))
 			return
 		}
+		r.payloadProxy = plan.ProxyPath
 		if plan.Account != "" {
 			r.log.WithField("account", plan.Account).Info("payload runs as another account")
 		}
@@ -224,6 +227,13 @@ func (r *jobRun) startMonitors(ctx context.Context, cmd *timedcmd.Cmd) *monitors
 		opts.LoopingInterval, opts.MemoryInterval, opts.DiskInterval, opts.WalltimeInterval = iv, iv, iv, iv
 	}
 	ms := monitor.Defaults(r.job, r.p.Queue, r.dir, opts)
+	if !r.p.Cfg.NoProxyVerification && !r.p.Credentials.Empty() {
+		chk := r.p.Credentials
+		if r.payloadProxy != "" {
+			chk = chk.With(credentials.ProxySource(r.payloadProxy))
+		}
+		ms = append(ms, &identity.CredentialMonitor{Checker: chk})
+	}
 	m := &monitors{done: make(chan struct{})}
 	m.runner = &monitor.Runner{Monitors: ms, Log: r.log, Kill: func(pe *jobdef.PilotError) {
 		r.log.WithFields(logrus.Fields{"code": int(pe.Code), "diag": pe.Diag}).Warn("monitor stops the payload")

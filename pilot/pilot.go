@@ -16,6 +16,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/gopilot/gopilot/credentials"
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/journal"
@@ -88,6 +89,11 @@ type Pilot struct {
 	// Hurry, when non-nil, is cancelled by a second signal: the log
 	// stage-out is skipped and only the final update is sent.
 	Hurry context.Context
+	// Credentials, when non-empty, are the proxy and tokens the pilot uses:
+	// before each getJob they must last long enough for a job
+	// (--proxy-min-lifetime, capped by the remaining lifetime), and while a
+	// payload runs they are re-checked (unless --noproxyverification).
+	Credentials *credentials.Checker
 	// Metrics, when non-nil, counts jobs, transfers, payload time and
 	// server calls for the status endpoint.
 	Metrics *status.Metrics
@@ -213,6 +219,11 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 			lg.WithField("reason", why).Info("not asking for another job")
 			break
 		}
+		if err := p.checkCredentials(); err != nil {
+			lg.WithError(err).Error("credentials too short for another job; the pilot takes no more jobs")
+			p.setPilotError(asPilotError(err, jobdef.NoProxy))
+			break
+		}
 		requests++
 		if requests > p.Cfg.GetJobRequests {
 			lg.WithField("requests", requests-1).Info("getJob request limit for this job slot reached")
@@ -275,6 +286,17 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 	p.mu.Unlock()
 	out.ExitCode = exitCode(ctx, out.Err)
 	return out
+}
+
+// checkCredentials checks, before a getJob, that every credential the pilot
+// uses lasts for a job: --proxy-min-lifetime, or the pilot's remaining
+// lifetime when that is shorter (1163, 1373, 1382, 1177).
+func (p *Pilot) checkCredentials() error {
+	if p.Cfg.NoProxyVerification || p.Credentials.Empty() {
+		return nil
+	}
+	need := credentials.NeedBeforeJob(time.Duration(p.Cfg.ProxyMinLifetime)*time.Second, p.remaining())
+	return p.Credentials.Check(p.now(), need)
 }
 
 // remaining returns the pilot's remaining lifetime.

@@ -38,10 +38,11 @@ func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redact
 	if err != nil {
 		return err
 	}
-	tr, hdr, err := transport(cfg, base, p.Log, redactor)
+	tr, hdr, creds, err := transport(cfg, base, p.Log, redactor)
 	if err != nil {
 		return err
 	}
+	p.Credentials = creds
 	client, err := server.New(server.Options{
 		BaseURL: base, API: api, UserAgent: userAgent(), Log: p.Log, Header: hdr,
 		HTTPClient: &http.Client{Transport: tr},
@@ -91,8 +92,19 @@ func setupPull(ctx context.Context, p *pilot.Pilot, redactor *credentials.Redact
 // certificate and the CA directory (--capath, X509_CERT_DIR,
 // /etc/grid-security/certificates) for verification; with PanDA OIDC tokens
 // (OIDC_AUTH_TOKEN + OIDC_AUTH_ORIGIN) the bearer headers instead of the
-// proxy. Tokens are registered with the log redactor.
-func transport(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *credentials.Redactor) (*http.Transport, http.Header, error) {
+// proxy. Tokens are registered with the log redactor. The returned checker
+// holds the credentials the transport uses (the proxy as client
+// certificate, the PanDA token), for the pilot's lifetime checks.
+func transport(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *credentials.Redactor) (*http.Transport, http.Header, *credentials.Checker, error) {
+	var srcs []credentials.Source
+	tr, hdr, err := transportFor(cfg, base, lg, redactor, &srcs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return tr, hdr, credentials.NewChecker(srcs...), nil
+}
+
+func transportFor(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *credentials.Redactor, srcs *[]credentials.Source) (*http.Transport, http.Header, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	var hdr http.Header
 	auth, err := credentials.FindPandaAuth(os.Getenv)
@@ -100,6 +112,7 @@ func transport(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *c
 	case err == nil:
 		redactor.Add(auth.Token)
 		hdr = auth.Headers()
+		*srcs = append(*srcs, credentials.PandaTokenSource(os.Getenv))
 		lg.WithFields(logrus.Fields{"token_file": auth.Path, "origin": auth.Origin}).Info("using PanDA OIDC token authentication")
 	case !errors.Is(err, credentials.ErrNotConfigured):
 		return nil, nil, jobdef.NewError(jobdef.NoProxy, "OIDC token", err)
@@ -133,6 +146,7 @@ func transport(cfg pilot.Config, base string, lg logrus.FieldLogger, redactor *c
 			}
 		}
 	}
+	*srcs = append(*srcs, credentials.ProxySource(proxy))
 	tr.TLSClientConfig = tc
 	return tr, hdr, nil
 }
@@ -182,6 +196,9 @@ func setupIdentity(p *pilot.Pilot) error {
 		return err
 	}
 	p.Identity = sw
+	if proxy != "" && (c.MyProxyRetrieval || c.ShareProxy) {
+		p.Credentials = p.Credentials.With(credentials.ProxySource(proxy))
+	}
 	return nil
 }
 

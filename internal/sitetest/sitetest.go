@@ -78,6 +78,8 @@ type Site struct {
 	Queue, Storage string
 	// Trf is the directory pandalite serves transformations from.
 	Trf string
+	// ServerArgs are extra `pandalite serve` arguments.
+	ServerArgs []string
 }
 
 // QueueJSON returns a queue description for queue E2E with the given timefloor.
@@ -93,7 +95,14 @@ func QueueJSON(timefloor int, extra string) string {
 // New creates a site with the queue description queue and starts its server.
 func New(t *testing.T, bin, queue string) *Site {
 	t.Helper()
-	s := &Site{T: t, Bin: bin, Dir: t.TempDir()}
+	return NewWithServerArgs(t, bin, queue)
+}
+
+// NewWithServerArgs is New with extra `pandalite serve` arguments (e.g.
+// --tls-cert and --tls-key).
+func NewWithServerArgs(t *testing.T, bin, queue string, serverArgs ...string) *Site {
+	t.Helper()
+	s := &Site{T: t, Bin: bin, Dir: t.TempDir(), ServerArgs: serverArgs}
 	s.RSE = filepath.Join(s.Dir, "rse")
 	s.Work = filepath.Join(s.Dir, "work")
 	s.Trf = filepath.Join(s.Dir, "trf")
@@ -116,8 +125,9 @@ func (s *Site) Start() {
 	t := s.T
 	addrFile := filepath.Join(s.Dir, "addr")
 	os.Remove(addrFile)
-	cmd := exec.Command(filepath.Join(s.Bin, "pandalite"), "serve", "--db", s.DB, "--addr", "127.0.0.1:0",
-		"--addr-file", addrFile, "--queue", s.Queue, "--storage", s.Storage, "--trf-dir", s.Trf)
+	args := append([]string{"serve", "--db", s.DB, "--addr", "127.0.0.1:0", "--addr-file", addrFile,
+		"--queue", s.Queue, "--storage", s.Storage, "--trf-dir", s.Trf}, s.ServerArgs...)
+	cmd := exec.Command(filepath.Join(s.Bin, "pandalite"), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	Must(t, cmd.Start())
