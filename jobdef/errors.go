@@ -98,7 +98,8 @@ type PilotError struct {
 }
 
 // Error returns "<Diag> (<code> <NAME>)" followed by ": <cause>" when the cause carries text
-// not already in Diag.
+// not already in Diag. A cause that is a *PilotError whose specific diagnostic Diag already
+// holds is skipped in favour of its own cause.
 func (e *PilotError) Error() string {
 	if e == nil {
 		return "<nil>"
@@ -108,8 +109,18 @@ func (e *PilotError) Error() string {
 		s = e.Code.Message()
 	}
 	s += " (" + e.Code.String() + ")"
-	if e.Err != nil {
-		if cs := e.Err.Error(); cs != "" && !strings.Contains(e.Diag, cs) {
+	// A wrapped PilotError whose diagnostic is already part of this one
+	// contributes only its own cause.
+	cause := e.Err
+	for {
+		inner, ok := cause.(*PilotError)
+		if !ok || inner == nil || !strings.Contains(e.Diag, nestedDiag(inner)) {
+			break
+		}
+		cause = inner.Err
+	}
+	if cause != nil {
+		if cs := cause.Error(); cs != "" && !strings.Contains(e.Diag, cs) {
 			s += ": " + cs
 		}
 	}

@@ -181,7 +181,7 @@ type FileSpec struct {
 // bytes and BadOutputFileName otherwise; its diag quotes the name (%q).
 func ValidateLFN(lfn string) error {
 	if len(lfn) > MaxLFNLength {
-		return Errorf(LFNTooLong, "file name %q is %d bytes long (at most %d allowed)", lfn, len(lfn), MaxLFNLength)
+		return Errorf(LFNTooLong, "file name of %d bytes (at most %d allowed): %q", len(lfn), MaxLFNLength, lfn)
 	}
 	switch {
 	case lfn == "":
@@ -731,14 +731,15 @@ func logGUIDOf(f map[string]string) string {
 	return ""
 }
 
-// fieldWrap prefixes a PilotError's diag with the field name, keeping its code.
+// fieldWrap prefixes a PilotError's diag with the field name, keeping its code. The wrapped
+// PilotError, whose text the new diag repeats, gives way to its own cause.
 func fieldWrap(key string, err error) error {
 	code := CodeOf(err)
-	diag := DiagOf(err)
-	if std := code.Message() + ": "; strings.HasPrefix(diag, std) {
-		diag = diag[len(std):]
+	cause := err
+	if pe, ok := err.(*PilotError); ok && pe != nil {
+		cause = pe.Err
 	}
-	return &PilotError{Code: code, Diag: FormatDiag(code, fmt.Sprintf("field %q: %s", key, diag)), Err: err}
+	return &PilotError{Code: code, Diag: FormatDiag(code, fmt.Sprintf("field %q: %s", key, nestedDiag(err))), Err: cause}
 }
 
 // Image returns the container image of the job: the --containerImage directive, else

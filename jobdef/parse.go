@@ -3,6 +3,7 @@ package jobdef
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"sort"
 	"strconv"
@@ -68,7 +69,7 @@ func parseAnswer(body []byte, code ErrorCode) (*GetJobResponse, error) {
 func parseJSONAnswer(b []byte, code ErrorCode) (*GetJobResponse, error) {
 	top, err := decodeObject(b)
 	if err != nil {
-		return nil, Errorf(code, "answer is not a JSON object: %v", err)
+		return nil, Errorf(code, "answer is not a JSON object: %s", nestedDiag(err))
 	}
 	if raw, ok := top["success"]; ok {
 		return parseV1Answer(top, raw, code)
@@ -155,7 +156,7 @@ func parseLegacyObject(top map[string]json.RawMessage, code ErrorCode) (*GetJobR
 		for i, el := range list {
 			obj, err := decodeObject(el)
 			if err != nil {
-				return nil, Errorf(code, "jobs[%d] is not a JSON object: %v", i, err)
+				return nil, Errorf(code, "jobs[%d] is not a JSON object: %s", i, nestedDiag(err))
 			}
 			job, err := JobFromFields(objectFields(obj))
 			if err != nil {
@@ -180,7 +181,7 @@ func parseLegacyObject(top map[string]json.RawMessage, code ErrorCode) (*GetJobR
 func parseFormAnswer(s string, code ErrorCode) (*GetJobResponse, error) {
 	f, err := parseForm(s)
 	if err != nil {
-		return nil, Errorf(code, "answer is neither JSON nor urlencoded: %v", err)
+		return nil, Errorf(code, "answer is neither JSON nor valid urlencoded text: %s", nestedDiag(err))
 	}
 	resp := &GetJobResponse{}
 	sc, hasSC := f["StatusCode"]
@@ -280,12 +281,12 @@ func ParseJobFile(data []byte) (*Job, error) {
 	if s[0] == '{' {
 		top, err := decodeObject([]byte(s))
 		if err != nil {
-			return nil, Errorf(code, "job file is not a JSON object: %v", err)
+			return nil, Errorf(code, "job file is not a JSON object: %s", nestedDiag(err))
 		}
 		if key, ok := harvesterKey(top); ok {
 			obj, err := decodeObject(top[key])
 			if err != nil {
-				return nil, Errorf(code, "job %s is not a JSON object: %v", key, err)
+				return nil, Errorf(code, "job %s is not a JSON object: %s", key, nestedDiag(err))
 			}
 			f := objectFields(obj)
 			if id, ok := f["PandaID"]; !ok || IsUnset(id) {
@@ -345,6 +346,21 @@ func EncodeURLEncoded(fields map[string]string) string {
 		v.Set(k, fields[k])
 	}
 	return v.Encode()
+}
+
+// nestedDiag renders err for use inside another diagnostic: a *PilotError gives its diag
+// without its code's standard message (and without the code its Error method appends), any
+// other error its Error text.
+func nestedDiag(err error) string {
+	var pe *PilotError
+	if !errors.As(err, &pe) || pe == nil {
+		return err.Error()
+	}
+	d := DiagOf(pe)
+	if std := pe.Code.Message() + ": "; strings.HasPrefix(d, std) {
+		d = d[len(std):]
+	}
+	return d
 }
 
 // decodeObject decodes a JSON object keeping each value raw.

@@ -426,7 +426,7 @@ func FieldsFromJSON(body []byte) (map[string]string, error) {
 	}
 	obj, err := decodeObject(bytes.TrimSpace(body))
 	if err != nil {
-		return nil, Errorf(ConversionFailure, "body is not a JSON object: %v", err)
+		return nil, Errorf(ConversionFailure, "body is not a JSON object: %s", nestedDiag(err))
 	}
 	return objectFields(obj), nil
 }
@@ -715,7 +715,7 @@ func ParseOutputReport(s string) (OutputReport, error) {
 	}
 	top, err := decodeObject([]byte(t))
 	if err != nil {
-		return nil, Errorf(bad, "output report is not a JSON object: %v", err)
+		return nil, Errorf(bad, "output report is not a JSON object: %s", nestedDiag(err))
 	}
 	if len(top) > MaxFilesPerJob {
 		return nil, Errorf(bad, "output report has %d entries, more than %d", len(top), MaxFilesPerJob)
