@@ -218,3 +218,73 @@ func TestKillAtEveryStage(t *testing.T) {
 		}
 	}
 }
+
+// With --recover-running wait, recovery lets a payload the dead pilot left
+// running end on its own, then reports the job failed with 1220.
+func TestRecoverWaitsForPayload(t *testing.T) {
+	t.Parallel()
+	const id = 7501
+	s := sitetest.New(t, bin, sitetest.QueueJSON(0, ""))
+	p := s.FaultProxy(id)
+	release := filepath.Join(s.Dir, "release")
+	s.Submit(job(id, fmt.Sprintf("until [ -e %s ]; do sleep 0.1; done;", release)))
+	pl := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p)...))
+	sitetest.WaitFor(t, time.Minute, "the payload running", func() bool {
+		return journalHas(s.Work, id, journal.KindPayloadStarted) && len(sitetest.LiveProcesses(s.Work, marker(id))) > 0
+	})
+	pl.Kill()
+	t.Cleanup(func() { sitetest.KillProcesses(sitetest.LiveProcesses(s.Work, marker(id))) })
+
+	rp := recoverPilot(t, s, pilotArgs(p, "--recover-running", "wait")...)
+	rp.WaitLog(t, time.Minute, "waiting for the payload")
+	if len(sitetest.LiveProcesses(s.Work, marker(id))) == 0 {
+		t.Fatal("recovery did not wait: the payload is gone")
+	}
+	sitetest.Must(t, os.WriteFile(release, nil, 0o644))
+	if code := rp.Wait(t, waitDeadline); code != 0 {
+		t.Errorf("recovery exit %d", code)
+	}
+	checkJob(t, s, id, "failed", 1220, sitetest.LogLFN(id))
+	checkJournals(t, s.Work)
+	if t.Failed() {
+		t.Logf("killed pilot:\n%s\nrecovery:\n%s", pl.Log(), rp.Log())
+	}
+}
+
+// A pilot that starts on a work directory where another pilot is running a
+// job leaves that job alone (its journal is locked): it neither reports it
+// nor kills its payload, and takes the next job. The first pilot finishes
+// its job; every job ends once.
+func TestRecoverySkipsLiveJob(t *testing.T) {
+	t.Parallel()
+	const a, b = 7511, 7512
+	s := sitetest.New(t, bin, sitetest.QueueJSON(0, ""))
+	p := s.FaultProxy(a)
+	release := filepath.Join(s.Dir, "release")
+	s.Submit(job(a, fmt.Sprintf("until [ -e %s ]; do sleep 0.1; done;", release)))
+	first := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p)...))
+	sitetest.WaitFor(t, time.Minute, "the payload running", func() bool {
+		return journalHas(s.Work, a, journal.KindPayloadStarted) && len(sitetest.LiveProcesses(s.Work, marker(a))) > 0
+	})
+	s.Submit(job(b, ""))
+	second := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p)...))
+	if code := second.Wait(t, waitDeadline); code != 0 {
+		t.Errorf("second pilot exit %d", code)
+	}
+	if len(sitetest.LiveProcesses(s.Work, marker(a))) == 0 {
+		t.Error("the second pilot killed the first pilot's payload")
+	}
+	if st := s.Job(a).State; st == "finished" || st == "failed" {
+		t.Errorf("job %d reported %s while its pilot still runs it", a, st)
+	}
+	sitetest.Must(t, os.WriteFile(release, nil, 0o644))
+	if code := first.Wait(t, waitDeadline); code != 0 {
+		t.Errorf("first pilot exit %d", code)
+	}
+	checkJob(t, s, a, "finished", 0, outLFN(a), sitetest.LogLFN(a))
+	checkJob(t, s, b, "finished", 0, outLFN(b), sitetest.LogLFN(b))
+	checkJournals(t, s.Work)
+	if t.Failed() {
+		t.Logf("first pilot:\n%s\nsecond pilot:\n%s", first.Log(), second.Log())
+	}
+}

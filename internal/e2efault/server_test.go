@@ -10,6 +10,7 @@ import (
 
 	fp "github.com/gopilot/gopilot/internal/faultproxy"
 	"github.com/gopilot/gopilot/internal/sitetest"
+	"github.com/gopilot/gopilot/pilot/journal"
 )
 
 // Server faults during a job: every one leaves the job finished once, its
@@ -80,6 +81,17 @@ func checkRetryAfter(t *testing.T, seen []fp.Seen, after time.Duration) {
 	}
 }
 
+// count returns how many requests of method the proxy saw.
+func count(seen []fp.Seen, method string) int {
+	n := 0
+	for _, s := range seen {
+		if s.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
 func record(p *fp.Proxy) string {
 	var out string
 	for _, s := range p.Seen() {
@@ -124,6 +136,11 @@ func TestGetJobFaults(t *testing.T) {
 			code1 := pl.Wait(t, waitDeadline)
 			if p.Fired(rule) != 1 {
 				t.Fatalf("the fault did not fire")
+			}
+			// One getJob, never repeated: a repeat after a lost answer would
+			// have the server hand this pilot slot a second job.
+			if n := count(p.Seen(), "getJob"); n != 1 {
+				t.Errorf("the first pilot sent %d getJob requests, want 1", n)
 			}
 			// A second pilot takes what is left.
 			pl2 := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p)...))
@@ -214,5 +231,51 @@ func TestFinalUpdateStalledPastClientTimeout(t *testing.T) {
 	checkJournals(t, s.Work)
 	if t.Failed() {
 		t.Logf("pilot log:\n%s\nproxy record:\n%s", pl.Log(), record(p))
+	}
+}
+
+// The server stays unreachable for longer than the pilot keeps retrying its
+// final update (--final-update-timeout): the pilot gives up and ends with the
+// report journaled, and the next pilot on the work directory delivers it,
+// whether or not the server had applied an earlier attempt.
+func TestFinalUpdateOutlivesPilot(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		fault   fp.Fault
+		applied bool // the server applied the first attempt
+	}{
+		{"server answers 503", fp.Fault{Kind: fp.Status, Code: 503}, false},
+		{"every answer lost after the server applied the update", fp.Fault{Kind: fp.Drop, After: true}, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id := int64(7601 + i)
+			s := sitetest.New(t, bin, sitetest.QueueJSON(0, ""))
+			p := s.FaultProxy(uint64(id))
+			s.Submit(job(id, ""))
+			rule := p.Add(fp.Match{Final: true}, tc.fault)
+			pl := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p, "--final-update-timeout", "5")...))
+			code := pl.Wait(t, waitDeadline)
+			t.Logf("the pilot that gave up exited %d", code)
+			if got := phaseOf(t, s.Work, id); got != journal.PhaseUnacked {
+				t.Fatalf("journal phase %s after the pilot gave up, want %s", got, journal.PhaseUnacked)
+			}
+			if st := s.Job(id).State; (st == "finished") != tc.applied {
+				t.Errorf("server state %s while the pilot could not get an answer", st)
+			}
+			p.Remove(rule)
+			next := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p)...))
+			if code := next.Wait(t, waitDeadline); code != 0 {
+				t.Errorf("next pilot exit %d", code)
+			}
+			checkJob(t, s, id, "finished", 0, outLFN(id), sitetest.LogLFN(id))
+			checkJournals(t, s.Work)
+			checkStorage(t, s)
+			if t.Failed() {
+				t.Logf("first pilot:\n%s\nnext pilot:\n%s\nproxy record:\n%s", pl.Log(), next.Log(), record(p))
+			}
+		})
 	}
 }
