@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gopilot/gopilot/jobdef"
 )
@@ -153,3 +154,138 @@ func Verify(op, url string, t Transfer, r Result) error {
 
 // ErrChecksumMismatch is wrapped by the errors Verify returns for a checksum mismatch.
 var ErrChecksumMismatch = errors.New("checksum mismatch")
+
+// ChecksumReader hands out the bytes of a source through Read while a second goroutine
+// computes their checksum, for consumers that pull (an HTTP request body, an S3 upload):
+// the source is read in chunks of ChunkSize, and a chunk is hashed once Read has handed
+// all of it out, overlapping with what the consumer does next. Nothing is read twice.
+//
+// Read and Stop may be called from different goroutines. Sum is valid once Read has
+// returned io.EOF; Close must be called to end the hashing goroutine in every case. The
+// source itself is not closed.
+type ChecksumReader struct {
+	typ  jobdef.ChecksumType
+	h    hash.Hash
+	src  io.Reader
+	free chan []byte
+	work chan []byte
+	done chan struct{}
+
+	mu     sync.Mutex
+	cur    []byte // the chunk being handed out, nil between chunks
+	off    int
+	n      int64
+	err    error // sticky: the source's error (io.EOF at its end)
+	closed bool
+}
+
+// errReaderStopped is what Read returns after Stop.
+var errReaderStopped = errors.New("checksum reader stopped")
+
+// NewChecksumReader returns a ChecksumReader of src computing a checksum of type t. An
+// unknown t is an error.
+func NewChecksumReader(src io.Reader, t jobdef.ChecksumType) (*ChecksumReader, error) {
+	h := NewHasher(t)
+	if h == nil {
+		return nil, jobdef.Errorf(jobdef.UnknownChecksumType, "unknown checksum type %q", t)
+	}
+	const nbuf = 3
+	c := &ChecksumReader{typ: t, h: h, src: src, free: make(chan []byte, nbuf), work: make(chan []byte, nbuf),
+		done: make(chan struct{})}
+	for range nbuf {
+		c.free <- make([]byte, ChunkSize)
+	}
+	go func() {
+		defer close(c.done)
+		for b := range c.work {
+			h.Write(b)
+			c.free <- b[:cap(b)]
+		}
+	}()
+	return c, nil
+}
+
+// Read implements io.Reader.
+func (c *ChecksumReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, errReaderStopped
+	}
+	for c.off == len(c.cur) {
+		if c.cur != nil {
+			c.work <- c.cur // fully handed out: hash it
+			c.cur, c.off = nil, 0
+		}
+		if c.err != nil {
+			return 0, c.err
+		}
+		buf := <-c.free
+		n, err := c.src.Read(buf)
+		if n > 0 {
+			c.cur, c.off = buf[:n], 0
+		} else {
+			c.free <- buf
+		}
+		if err != nil {
+			c.err = err
+		}
+	}
+	k := copy(p, c.cur[c.off:])
+	c.off += k
+	c.n += int64(k)
+	return k, nil
+}
+
+// N returns the number of bytes handed out so far.
+func (c *ChecksumReader) N() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// Err returns the error the source failed with, nil at its end or while it has not failed.
+func (c *ChecksumReader) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == io.EOF {
+		return nil
+	}
+	return c.err
+}
+
+// Stop makes every later Read fail and waits for a Read in progress to return. Use it
+// when the consumer may still be reading in another goroutine (an HTTP transport that
+// received an answer before it sent the whole body).
+func (c *ChecksumReader) Stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+}
+
+func (c *ChecksumReader) closeLocked() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	close(c.work)
+	<-c.done
+}
+
+// Sum returns the checksum of all bytes read once Read has returned io.EOF; ok is false
+// before (or when the source failed). It ends the hashing goroutine.
+func (c *ChecksumReader) Sum() (sum jobdef.Checksum, n int64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != io.EOF || c.cur != nil { // every chunk went to the hasher when Read returned EOF
+		return jobdef.Checksum{}, c.n, false
+	}
+	c.closeLocked()
+	return SumOf(c.typ, c.h), c.n, true
+}
+
+// Close ends the hashing goroutine (Read fails afterwards). It does not close the source.
+func (c *ChecksumReader) Close() error {
+	c.Stop()
+	return nil
+}

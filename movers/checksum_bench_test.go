@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash"
 	"io"
 	"testing"
 
@@ -89,4 +90,68 @@ func (o shortReader) Read(p []byte) (int, error) {
 		p = p[:4093]
 	}
 	return o.r.Read(p)
+}
+
+func TestChecksumReader(t *testing.T) {
+	for _, n := range []int{0, 1, movers.ChunkSize, 3*movers.ChunkSize + 17} {
+		data := moverstest.Data(n)
+		for _, typ := range []jobdef.ChecksumType{jobdef.Adler32, jobdef.MD5} {
+			c, err := movers.NewChecksumReader(shortReader{bytes.NewReader(data)}, typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, ok := c.Sum(); ok && n > 0 {
+				t.Error("Sum before EOF is ok")
+			}
+			var got bytes.Buffer
+			// small reads, as an HTTP transport does
+			if _, err := io.CopyBuffer(struct{ io.Writer }{&got}, struct{ io.Reader }{c}, make([]byte, 32<<10)); err != nil {
+				t.Fatal(err)
+			}
+			want := movers.SumOf(typ, func() hash.Hash { h := movers.NewHasher(typ); h.Write(data); return h }())
+			sum, nn, ok := c.Sum()
+			if !ok || nn != int64(n) || sum != want || !bytes.Equal(got.Bytes(), data) {
+				t.Errorf("n=%d %s: Sum = %v %d %v, want %v; data equal %v", n, typ, sum, nn, ok, want, bytes.Equal(got.Bytes(), data))
+			}
+			c.Close()
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Error("Read after Close succeeded")
+			}
+		}
+	}
+	if _, err := movers.NewChecksumReader(bytes.NewReader(nil), "crc"); jobdef.CodeOf(err) != jobdef.UnknownChecksumType {
+		t.Errorf("unknown type: %v", err)
+	}
+}
+
+// TestChecksumReaderStop: Stop while another goroutine reads; no Read succeeds after it.
+func TestChecksumReaderStop(t *testing.T) {
+	c, err := movers.NewChecksumReader(bytes.NewReader(moverstest.Data(8*movers.ChunkSize)), jobdef.Adler32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, c)
+		done <- err
+	}()
+	c.Stop()
+	if err := <-done; err == nil {
+		t.Error("a stopped reader read to the end")
+	}
+	if _, _, ok := c.Sum(); ok {
+		t.Error("Sum of a stopped reader is ok")
+	}
+}
+
+func BenchmarkChecksumReader(b *testing.B) {
+	data := moverstest.Data(32 << 20)
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		c, _ := movers.NewChecksumReader(bytes.NewReader(data), jobdef.Adler32)
+		io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
+		c.Sum()
+		c.Close()
+	}
 }

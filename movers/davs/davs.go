@@ -507,44 +507,59 @@ func spool(ctx context.Context, op, remote string, in *os.File, src string, typ 
 	return tmp.Name(), nil
 }
 
-// bodyRun is one pass of the local file into a request body.
+// bodyRun is one pass of the local file into a request body: the file read through a
+// movers.ChecksumReader (checksum computed while the transport pulls the bytes).
 type bodyRun struct {
-	pr   *io.PipeReader
-	f    *os.File
-	done chan movers.Result // Bytes and Checksum of what was handed to the transport
-	err  error              // set before done delivers
+	f  *os.File
+	cr *movers.ChecksumReader
 }
 
-// startBody streams f into a pipe through movers.CopyChecksum (checksum computed on the
-// way, ctx checked between chunks; a pipe source is unblocked when ctx ends).
-func startBody(ctx context.Context, f *os.File, typ jobdef.ChecksumType) *bodyRun {
-	pr, pw := io.Pipe()
-	b := &bodyRun{pr: pr, f: f, done: make(chan movers.Result, 1)}
-	go func() {
-		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
-		defer stop()
-		n, sum, err := movers.CopyChecksum(ctx, pw, f, typ)
-		pw.CloseWithError(err)
-		b.err = err
-		b.done <- movers.Result{Bytes: n, Checksum: sum}
-	}()
-	return b
+func newBodyRun(f *os.File, typ jobdef.ChecksumType) (*bodyRun, error) {
+	cr, err := movers.NewChecksumReader(f, typ)
+	if err != nil {
+		return nil, err
+	}
+	return &bodyRun{f: f, cr: cr}, nil
 }
 
-// errBodyDone ends a body pass the transport no longer reads.
-var errBodyDone = errors.New("request finished")
+// Read, and a Close that leaves the end of the pass to put: the transport may close the
+// body before or after Do returns.
+func (b *bodyRun) Read(p []byte) (int, error) { return b.cr.Read(p) }
+func (b *bodyRun) Close() error               { return nil }
 
-// put sends one PUT of the regular file in (consumed and closed). It returns status 0 on success (200, 201, 204), the status of
-// any other answer, or an error when no answer came.
+// finish stops the pass (a transport still writing gets an error) and returns the number
+// of bytes handed out and, when the whole file was, their checksum.
+func (b *bodyRun) finish() (movers.Result, bool) {
+	b.cr.Stop()
+	sum, n, ok := b.cr.Sum()
+	b.cr.Close()
+	b.f.Close()
+	return movers.Result{Bytes: n, Checksum: sum}, ok
+}
+
+// put sends one PUT of the regular file in (consumed and closed). It returns status 0 on
+// success (200, 201, 204), the status of any other answer, or an error when no answer came.
+// The body is read by the transport in its own pace; the checksum is computed on the way.
 func (m *Mover) put(ctx context.Context, u, src string, in *os.File, fi fs.FileInfo, typ jobdef.ChecksumType) (movers.Result, int, error) {
 	op := movers.OpPut
-	var mu sync.Mutex
-	runs := []*bodyRun{startBody(ctx, in, typ)}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, runs[0].pr)
+	first, err := newBodyRun(in, typ)
 	if err != nil {
-		runs[0].pr.CloseWithError(errBodyDone)
-		<-runs[0].done
 		in.Close()
+		return movers.Result{}, 0, &movers.Error{Op: op, Code: jobdef.UnknownChecksumType, Err: err}
+	}
+	var mu sync.Mutex
+	runs := []*bodyRun{first}
+	finishAll := func() (last movers.Result, complete bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range runs {
+			last, complete = b.finish()
+		}
+		return last, complete
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, first)
+	if err != nil {
+		finishAll()
 		return movers.Result{}, 0, &movers.Error{Op: op, Code: movers.GenericCode(op), Err: err}
 	}
 	req.ContentLength = fi.Size()
@@ -556,32 +571,23 @@ func (m *Mover) put(ctx context.Context, u, src string, in *os.File, fi fs.FileI
 		if err != nil {
 			return nil, err
 		}
-		b := startBody(ctx, f, typ)
+		b, err := newBodyRun(f, typ)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
 		mu.Lock()
 		runs = append(runs, b)
 		mu.Unlock()
-		return b.pr, nil
+		return b, nil
 	}
 	m.setHeaders(req.Header, nil)
 	begin := time.Now()
 	resp, err := m.hc.Do(req)
-	mu.Lock()
-	all := runs
-	mu.Unlock()
-	var last movers.Result
-	var lastErr error
-	for _, b := range all {
-		b.pr.CloseWithError(errBodyDone)
-		last = <-b.done
-		lastErr = b.err
-		b.f.Close()
-	}
+	last, complete := finishAll()
 	l := m.log.WithFields(logrus.Fields{"method": "PUT", "url": redact(u), "seconds": time.Since(begin).Seconds()})
 	if err != nil {
 		l.WithError(err).Debug("http request failed")
-		if lastErr != nil && !errors.Is(lastErr, io.ErrClosedPipe) && !errors.Is(lastErr, errBodyDone) && ctx.Err() == nil {
-			return movers.Result{}, 0, &movers.Error{Op: op, Code: movers.GenericCode(op), Retryable: true, Err: fmt.Errorf("reading %s: %w", src, lastErr)}
-		}
 		return movers.Result{}, 0, requestError(ctx, op, "", err)
 	}
 	defer resp.Body.Close()
@@ -592,12 +598,12 @@ func (m *Mover) put(ctx context.Context, u, src string, in *os.File, fi fs.FileI
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		return movers.Result{}, resp.StatusCode, nil
 	}
-	if lastErr != nil {
-		return movers.Result{}, 0, &movers.Error{Op: op, Code: movers.GenericCode(op), Retryable: true,
-			Err: fmt.Errorf("the server accepted the upload but reading %s failed: %w", src, lastErr)}
-	}
 	if fi.Size() == 0 {
-		last = movers.Result{Checksum: movers.SumOf(typ, movers.NewHasher(typ))}
+		return movers.Result{Checksum: movers.SumOf(typ, movers.NewHasher(typ))}, 0, nil
+	}
+	if !complete {
+		return movers.Result{}, 0, &movers.Error{Op: op, Code: movers.GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("the server accepted the upload after %d bytes of %s were sent", last.Bytes, src)}
 	}
 	return last, 0, nil
 }

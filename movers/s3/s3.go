@@ -26,7 +26,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net"
 	"net/http"
@@ -398,26 +397,6 @@ func storedAdler32(meta map[string]string) (jobdef.Checksum, bool) {
 	return jobdef.Checksum{}, false
 }
 
-// hashReader hashes what is read through it and keeps the first read error other than EOF.
-type hashReader struct {
-	r   io.Reader
-	h   hash.Hash
-	n   int64
-	err error
-}
-
-func (h *hashReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	if n > 0 {
-		h.h.Write(p[:n])
-		h.n += int64(n)
-	}
-	if err != nil && err != io.EOF && h.err == nil {
-		h.err = err
-	}
-	return n, err
-}
-
 // Put uploads the local file t.Source to t.Destination (see the package documentation). A
 // missing source is 1165, a missing bucket 1103, refused keys 1383, missing keys 1364, a
 // full storage 1333, a checksum mismatch 1172/1141, a timeout 1152.
@@ -438,8 +417,7 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
 	}
 	typ := t.ChecksumType()
-	h := movers.NewHasher(typ)
-	if h == nil {
+	if movers.NewHasher(typ) == nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	c, err := m.client(op, remote, loc, t.Env)
@@ -462,27 +440,40 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if typ == jobdef.Adler32 && t.Checksum.Value != "" {
 		opts.UserMetadata = map[string]string{MetaAdler32: strings.ToLower(t.Checksum.Value)}
 	}
-	body := &hashReader{r: in, h: h}
+	body, err := movers.NewChecksumReader(in, typ) // hashes beside the upload
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: err}
+	}
+	defer body.Close()
 	_, err = c.PutObject(ctx, loc.Bucket, loc.Key, body, size, opts)
+	if err == nil {
+		// The client stops after size bytes; the source must end there too.
+		var probe [1]byte
+		if k, perr := body.Read(probe[:]); k > 0 || perr != io.EOF {
+			err = fmt.Errorf("%s did not end after the %d bytes sent (read %d more: %v)", src, body.N()-int64(k), k, perr)
+		}
+	}
+	body.Stop()
 	if err != nil {
 		m.cleanup(ctx, c, loc, remote)
 		if e := movers.ContextError(ctx, op, remote); e != nil {
 			return movers.Result{}, e
 		}
-		if body.err != nil { // the local file failed, not the storage
+		if rerr := body.Err(); rerr != nil { // the local file failed, not the storage
 			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
-				Err: fmt.Errorf("reading %s: %w", src, body.err)}
+				Err: fmt.Errorf("reading %s: %w", src, rerr)}
 		}
 		return movers.Result{}, m.fail(ctx, op, remote, err)
 	}
-	res := movers.Result{Bytes: body.n, Checksum: movers.SumOf(typ, h)}
+	sum, sent, complete := body.Sum()
+	res := movers.Result{Bytes: sent, Checksum: sum}
 	fail := func(e error) (movers.Result, error) {
 		m.cleanup(ctx, c, loc, remote)
 		return movers.Result{}, e
 	}
-	if size >= 0 && body.n != size {
+	if !complete || (size >= 0 && sent != size) {
 		return fail(&movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
-			Err: fmt.Errorf("%d of the %d bytes of %s were sent", body.n, size, src)})
+			Err: fmt.Errorf("%d of the %d bytes of %s were sent", sent, size, src)})
 	}
 	if err := movers.Verify(op, remote, t, res); err != nil {
 		return fail(err)
@@ -491,9 +482,9 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if err != nil {
 		return fail(m.fail(ctx, op, remote, err))
 	}
-	if info.Size != body.n {
+	if info.Size != sent {
 		return fail(&movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
-			Err: fmt.Errorf("the storage holds %d bytes, %d were sent", info.Size, body.n)})
+			Err: fmt.Errorf("the storage holds %d bytes, %d were sent", info.Size, sent)})
 	}
 	res.Duration, res.Mover, res.URL = time.Since(start), m.Name(), remote
 	m.log.WithFields(logrus.Fields{"url": toolrun.Redact(remote), "bytes": res.Bytes, "seconds": res.Duration.Seconds()}).Debug("s3 put")

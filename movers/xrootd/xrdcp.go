@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
 	"github.com/gopilot/gopilot/movers"
@@ -46,6 +46,10 @@ type Options struct {
 	// Grace is the time a tool gets between SIGTERM and SIGKILL when a transfer is
 	// stopped; zero means DefaultGrace.
 	Grace time.Duration
+	// ToolChecksum makes Get let xrdcp compute the adler32 of what it writes (--cksum,
+	// in xrdcp's writing thread) instead of streaming xrdcp's output through the mover,
+	// which computes the checksum beside writing the file.
+	ToolChecksum bool
 	// Runner starts the tools; nil uses timedcmd's package-level functions.
 	Runner *timedcmd.Runner
 	// Log receives a debug entry per tool run and warnings about failed clean-ups; nil
@@ -56,12 +60,13 @@ type Options struct {
 // Xrdcp is the "xrdcp" mover. It is safe for concurrent use.
 type Xrdcp struct {
 	xrdcp, xrdfs string
+	toolChecksum bool
 	tools        *toolrun.Tools
 }
 
 // New returns an Xrdcp mover configured by opts.
 func New(opts Options) *Xrdcp {
-	m := &Xrdcp{xrdcp: opts.Xrdcp, xrdfs: opts.Xrdfs}
+	m := &Xrdcp{xrdcp: opts.Xrdcp, xrdfs: opts.Xrdfs, toolChecksum: opts.ToolChecksum}
 	if m.xrdcp == "" {
 		m.xrdcp = "xrdcp"
 	}
@@ -85,10 +90,11 @@ func (m *Xrdcp) Check(ctx context.Context) error { return m.tools.Check(ctx, m.x
 
 // Get downloads t.Source (root://...) to the local path t.Destination through a temporary
 // file in the destination's directory (created when missing) that is renamed into place
-// after the size and checksum are verified. With an adler32 expectation xrdcp verifies
-// the checksum itself (mismatch: 1171); without one it prints the adler32 of what it wrote,
-// which is returned. An md5 is computed by the mover from xrdcp's standard output. A
-// missing source is 1331, a timeout 1151; see Classify for the rest.
+// after the size and checksum are verified. xrdcp writes to a pipe; the mover writes the
+// file and computes the checksum (adler32 or md5) on the way. With Options.ToolChecksum,
+// xrdcp writes the file and computes adler32 itself (--cksum), verifying an expectation
+// (mismatch: 1171) or printing the value. A missing source is 1331, a timeout 1151; see
+// Classify for the rest.
 func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, error) {
 	start := time.Now()
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
@@ -118,7 +124,7 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	}()
 	typ := t.ChecksumType()
 	var res movers.Result
-	if typ == jobdef.Adler32 {
+	if typ == jobdef.Adler32 && m.toolChecksum {
 		tmp.Close()
 		res, err = m.getToFile(ctx, t, tmpName)
 	} else {
@@ -182,68 +188,68 @@ func (m *Xrdcp) getToFile(ctx context.Context, t movers.Transfer, tmp string) (m
 	return movers.Result{Bytes: p.Size, Checksum: p.Checksum}, nil
 }
 
-// getStream runs xrdcp with the destination "-" and writes its standard output to tmp,
-// computing a checksum of type typ on the way.
+// getStream runs xrdcp with the destination "-" writing into a pipe that the mover reads
+// into tmp, computing a checksum of type typ on the way (movers.CopyChecksum: the hash runs
+// beside the copy). A failed write closes the pipe, which ends xrdcp.
 func (m *Xrdcp) getStream(ctx context.Context, t movers.Transfer, tmp *os.File, typ jobdef.ChecksumType) (movers.Result, error) {
 	op, remote := movers.OpGet, t.Source
-	h := movers.NewHasher(typ)
-	if h == nil {
+	if movers.NewHasher(typ) == nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType,
 			Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
-	w := &hashWriter{f: tmp, h: h}
-	src, _ := ToolURL(remote) // checked by Get
-	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdcp, "-np", "-f", src, "-"}, Stdout: w}, t.Env)
-	if res != nil {
-		res.StdoutTail = nil // the file's bytes, not messages
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
 	}
+	// A larger pipe means fewer wake-ups on both sides; the default (64 KiB) still works.
+	unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	type copied struct {
+		n   int64
+		sum jobdef.Checksum
+		err error
+	}
+	done := make(chan copied, 1)
+	go func() {
+		n, sum, err := movers.CopyChecksum(ctx, tmp, pr, typ)
+		pr.Close() // on a failure xrdcp's next write fails and it ends
+		done <- copied{n, sum, err}
+	}()
+	src, _ := ToolURL(remote) // checked by Get
+	res, err := m.tools.Run(ctx, timedcmd.Spec{Args: []string{m.xrdcp, "-np", "-f", src, "-"}, Stdout: pw}, t.Env)
+	pw.Close() // xrdcp has ended: the reader sees the end of the data
+	c := <-done
 	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, err); err != nil {
+		if c.err != nil && !errors.Is(c.err, context.Canceled) && ctx.Err() == nil {
+			return movers.Result{}, writeError(op, remote, tmp.Name(), c.err)
+		}
 		return movers.Result{}, err
 	}
-	n, werr := w.result()
-	if werr == nil {
-		werr = tmp.Close()
+	if c.err == nil {
+		c.err = tmp.Close()
 	}
-	if werr != nil {
-		code := movers.GenericCode(op)
-		if errors.Is(werr, fs.ErrNotExist) {
-			code = jobdef.NoSuchFile
+	if c.err != nil {
+		if e := movers.ContextError(ctx, op, remote); e != nil {
+			return movers.Result{}, e
 		}
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: code, Retryable: true, Err: fmt.Errorf("writing %s: %w", tmp.Name(), werr)}
+		return movers.Result{}, writeError(op, remote, tmp.Name(), c.err)
 	}
-	return movers.Result{Bytes: n, Checksum: movers.SumOf(typ, h)}, nil
+	return movers.Result{Bytes: c.n, Checksum: c.sum}, nil
 }
 
-// hashWriter writes to a file and a hash; the first write error is kept and later writes
-// are dropped (the tool must not see the error, the mover reports it).
-type hashWriter struct {
-	mu  sync.Mutex
-	f   *os.File
-	h   hash.Hash
-	n   int64
-	err error
-}
+// pipeSize is the pipe buffer asked for xrdcp's standard output (the default maximum of
+// /proc/sys/fs/pipe-max-size).
+const pipeSize = 1 << 20
 
-func (w *hashWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return len(p), nil
+// writeError is the error of a failed write into the local temporary file.
+func writeError(op, remote, name string, err error) error {
+	code, retry := movers.GenericCode(op), true
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
+		code, retry = jobdef.NoLocalSpace, false
+	case errors.Is(err, fs.ErrNotExist):
+		code = jobdef.NoSuchFile
 	}
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
-	w.n += int64(n)
-	if err == nil && n != len(p) {
-		err = io.ErrShortWrite
-	}
-	w.err = err
-	return len(p), nil
-}
-
-func (w *hashWriter) result() (int64, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.n, w.err
+	return &movers.Error{Op: op, URL: remote, Code: code, Retryable: retry, Err: fmt.Errorf("writing %s: %w", name, err)}
 }
 
 // Put uploads the local file t.Source to t.Destination (root://...), creating missing

@@ -34,6 +34,11 @@ func TestConformance(t *testing.T) {
 	moverstest.Run(t, r.Env(xrootd.New(xrootd.Options{})))
 }
 
+func TestConformanceToolChecksum(t *testing.T) {
+	r := startServer(t)
+	moverstest.Run(t, r.Env(xrootd.New(xrootd.Options{ToolChecksum: true})))
+}
+
 func TestCheck(t *testing.T) {
 	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
 	if err := xrootd.New(xrootd.Options{}).Check(t.Context()); err != nil {
