@@ -61,6 +61,7 @@ func stages() []*stage {
 				s.Submit(j)
 				return func(pl *sitetest.Pilot) {
 					sitetest.WaitFor(t, time.Minute, "the pilot reading its input", func() bool {
+						alive(t, pl)
 						f, err := os.OpenFile(src, os.O_WRONLY|syscall.O_NONBLOCK, 0)
 						if err != nil {
 							if !errors.Is(err, syscall.ENXIO) {
@@ -88,6 +89,7 @@ func stages() []*stage {
 				s.Submit(job(id, "sleep 600;"))
 				return func(pl *sitetest.Pilot) {
 					sitetest.WaitFor(t, time.Minute, "the payload running", func() bool {
+						alive(t, pl)
 						return journalHas(s.Work, id, journal.KindPayloadStarted) && len(sitetest.LiveProcesses(s.Work, marker(id))) > 0
 					})
 				}
@@ -136,6 +138,15 @@ func stages() []*stage {
 			},
 			phase: journal.PhaseUnacked, state: "finished", code: 0, files: outputAndLog, resent: true,
 		},
+	}
+}
+
+// alive fails the test when the pilot has ended before the stage it was to
+// be killed in.
+func alive(t *testing.T, pl *sitetest.Pilot) {
+	t.Helper()
+	if pl.Exited() {
+		t.Fatalf("the pilot ended before the stage was reached:\n%s", pl.Log())
 	}
 }
 
