@@ -225,9 +225,11 @@ func finishSetup(ctx context.Context, p *pilot.Pilot, q *jobdef.QueueData, sd jo
 	if err != nil {
 		return err
 	}
+	checked := map[movers.Mover]bool{} // an alias names a mover already checked
 	for _, name := range reg.Names() {
 		m, _ := reg.Get(name)
-		if c, ok := m.(movers.Checker); ok {
+		if c, ok := m.(movers.Checker); ok && !checked[m] {
+			checked[m] = true
 			if err := c.Check(ctx); err != nil {
 				p.Log.WithError(err).WithField("mover", name).Info("mover not usable on this node")
 			}
