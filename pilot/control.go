@@ -75,7 +75,7 @@ func siteFailure(r *jobRun, killed bool, limit time.Duration) bool {
 	if r.payload == nil {
 		return true // setup, stage-in, identity, transformation
 	}
-	return r.payload.exitCode == 0 && r.payload.signal == 0 && r.stageOutFailed
+	return r.payload.exitCode == 0 && r.payload.signal == 0 && r.stageOutFailed && !payloadFileCode(r.firstError().Code)
 }
 
 // note applies the guard to a finished job and returns the text to add to
@@ -109,4 +109,14 @@ func (p *Pilot) walltimeFits(job *jobdef.Job, remaining time.Duration) *jobdef.P
 	}
 	return jobdef.NewError(jobdef.ReachedMaxTime, fmt.Sprintf("job maxWalltime %s exceeds the pilot's remaining lifetime %s: not started",
 		need, remaining.Round(time.Second)), nil)
+}
+
+// payloadFileCodes are failures caused by the files a payload produced
+// (missing, empty, not regular, badly named): not the site's fault.
+func payloadFileCode(c jobdef.ErrorCode) bool {
+	switch c {
+	case jobdef.MissingOutputFile, jobdef.ZeroFileSize, jobdef.FileHandlingFailure, jobdef.BadOutputFileName, jobdef.LFNTooLong:
+		return true
+	}
+	return false
 }

@@ -41,7 +41,12 @@ func (s *FileSource) GetJob(ctx context.Context, _ server.JobRequest) (*jobdef.J
 	}
 	job, err := jobdef.ParseJobFile(data)
 	if err != nil {
-		return nil, fmt.Errorf("job file %s: %w", s.Path, err)
+		err = fmt.Errorf("job file %s: %w", s.Path, err)
+		if id, attempt, ok := jobdef.JobIdentity(data); ok {
+			// The job is known by its PandaID: report it failed.
+			return nil, &server.BadJobError{PandaID: id, AttemptNr: attempt, Err: err}
+		}
+		return nil, err
 	}
 	return job, nil
 }

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/identity"
 	"github.com/gopilot/gopilot/pilot/journal"
 	"github.com/gopilot/gopilot/pilot/monitor"
 	"github.com/gopilot/gopilot/pilot/server"
@@ -72,6 +74,9 @@ type jobRun struct {
 	badDefinition, stageOutFailed bool
 	// payloadProxy is the payload's own credential file ("" if none).
 	payloadProxy string
+	// dirID identifies the job directory the pilot created (zero when
+	// unknown, e.g. in recovery).
+	dirID fileID
 	// What /status shows (guarded by mu).
 	phase             status.Phase
 	payloadPID        int
@@ -122,12 +127,16 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	if err := job.Validate(); err != nil {
 		r.badDefinition = true
 		r.fail(asPilotError(err, jobdef.UnknownException))
+	} else if pe := reservedNames(job); pe != nil {
+		r.badDefinition = true
+		r.fail(pe)
 	} else if pe := p.walltimeFits(job, p.remaining()); pe != nil {
 		r.fail(pe)
 	} else if err := os.Mkdir(r.dir, 0o755); err != nil {
 		r.fail(jobdef.NewError(jobdef.MkdirFailed, "cannot create job directory "+r.dir, err))
 		res.stopPilot = r.firstError()
 	} else {
+		r.dirID, _ = dirIdentity(r.dir)
 		r.openJournal()
 	}
 	defer r.closeJournal()
@@ -172,10 +181,14 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 	defer cancelFinal()
 	r.tStageOut = p.now()
 	r.setPhase(status.PhaseStageOut)
-	if r.firstError() == nil && len(job.Outputs) > 0 {
+	intact := r.dirIntact()
+	if !intact && r.dirID != (fileID{}) {
+		r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, "the job directory was removed or replaced during the job: nothing is staged out of it", nil))
+	}
+	if intact && r.firstError() == nil && len(job.Outputs) > 0 {
 		r.stageOutOutputs(jctx)
 	}
-	if dirExists(r.dir) {
+	if intact {
 		r.stageOutLog(p.hurried(final))
 	}
 	r.tStageOutEnd = p.now()
@@ -199,6 +212,57 @@ func (p *Pilot) runJob(ctx context.Context, job *jobdef.Job, tGetJob, tGot time.
 		res.unacked = true
 	}
 	return res
+}
+
+// fileID identifies a file by device and inode.
+type fileID struct{ dev, ino uint64 }
+
+// dirIdentity returns the identity of the directory dir (not following a
+// symbolic link).
+func dirIdentity(dir string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fileID{}, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fileID{}, fmt.Errorf("%s is not a directory", dir)
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}, nil
+}
+
+// dirIntact reports whether the job directory is still the directory the
+// pilot created: a payload may remove it or put a symbolic link to
+// somewhere else in its place, and nothing must then be staged out of it.
+func (r *jobRun) dirIntact() bool {
+	id, err := dirIdentity(r.dir)
+	if err != nil {
+		return false
+	}
+	return r.dirID == (fileID{}) || id == r.dirID
+}
+
+// reservedNames refuses a job whose file names are those of the pilot's
+// own files in the job or work directory (1371): an input named
+// journal.jsonl would overwrite the job's journal.
+func reservedNames(job *jobdef.Job) *jobdef.PilotError {
+	reserved := map[string]bool{
+		journal.FileName: true, journal.LockFileName: true, FinalReportFile: true,
+		PayloadStdout: true, PayloadStderr: true, HeartbeatFile: true,
+		QueuedataCache: true, StoragedataCache: true, "pilotlog.txt": true, identity.PayloadProxyFile: true,
+	}
+	names := []string{job.LogFile}
+	for _, f := range job.Inputs {
+		names = append(names, f.LFN)
+	}
+	for _, f := range job.Outputs {
+		names = append(names, f.LFN)
+	}
+	for _, n := range names {
+		if reserved[n] || strings.HasPrefix(n, ".gopilot-") {
+			return jobdef.NewError(jobdef.BadOutputFileName, fmt.Sprintf("file name %q is reserved for the pilot's own files", n), nil)
+		}
+	}
+	return nil
 }
 
 // newJobRun starts the bookkeeping of a job received at tGot.
@@ -290,21 +354,47 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 	for _, f := range r.job.Outputs {
 		exclude[f.LFN] = true
 	}
-	tarball := filepath.Join(r.p.Workdir, r.job.LogFile)
+	// The tarball is built under a name of the pilot's own, so that no log
+	// file name can overwrite a pilot file in the work directory.
+	tarball := filepath.Join(r.p.Workdir, fmt.Sprintf(".gopilot-log-%d.tgz", r.job.PandaID))
 	prefix := fmt.Sprintf("tarball_PandaJob_%d_%s", r.job.PandaID, r.p.Cfg.Queue)
-	if _, err := CreateLogTarball(ctx, tarball, r.dir, prefix, exclude, r.p.LogFile); err != nil {
+	_, err := CreateLogTarball(ctx, tarball, r.dir, prefix, exclude, r.p.LogFile)
+	srcDir := r.dir // where the tarball is staged out from
+	if errors.Is(err, syscall.ENOSPC) && !r.p.Offline {
+		// The work directory's file system is full (often the payload's
+		// doing): build the tarball in the temporary directory instead and
+		// stage it out from there.
+		os.Remove(tarball)
+		tmp, terr := os.MkdirTemp("", "gopilot-log-")
+		if terr == nil {
+			defer os.RemoveAll(tmp)
+			srcDir = tmp
+			tarball = filepath.Join(tmp, r.job.LogFile)
+			r.log.WithField("dir", tmp).Warn("no space left in the work directory: log tarball built in the temporary directory")
+			_, err = CreateLogTarball(ctx, tarball, r.dir, prefix, exclude, r.p.LogFile)
+		}
+	}
+	if err != nil {
+		os.Remove(tarball)
+		r.log.WithError(err).Warn("log tarball not created")
 		r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, err.Error(), err))
 		return
 	}
 	if r.p.Offline {
-		r.log.WithField("file", tarball).Info("log tarball kept in the work directory")
+		kept := filepath.Join(r.p.Workdir, r.job.LogFile)
+		if err := os.Rename(tarball, kept); err != nil {
+			r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, "keeping the log tarball", err))
+			return
+		}
+		r.log.WithField("file", kept).Info("log tarball kept in the work directory")
 		return
 	}
-	// The tarball is staged out from the job directory, like any output.
-	inDir := filepath.Join(r.dir, r.job.LogFile)
-	if err := os.Rename(tarball, inDir); err != nil {
-		r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, "moving the log tarball into the job directory", err))
-		return
+	if srcDir == r.dir {
+		// The tarball is staged out from the job directory, like any output.
+		if err := os.Rename(tarball, filepath.Join(r.dir, r.job.LogFile)); err != nil {
+			r.fail(jobdef.NewError(jobdef.LogFileCreationFailure, "moving the log tarball into the job directory", err))
+			return
+		}
 	}
 	if r.job.Log.LFN == "" {
 		r.job.Log.LFN = r.job.LogFile
@@ -312,7 +402,7 @@ func (r *jobRun) stageOutLog(ctx context.Context) {
 	}
 	r.log.WithField("lfn", r.job.LogFile).Info("stage-out of the log")
 	t0 := r.p.now()
-	err := r.p.Stager.StageOut(ctx, r.job, r.dir, []*jobdef.FileSpec{&r.job.Log}, logActivities())
+	err = r.p.Stager.StageOut(ctx, r.job, srcDir, []*jobdef.FileSpec{&r.job.Log}, logActivities())
 	r.recordFiles(journal.Log, []jobdef.FileSpec{r.job.Log})
 	r.countStaged(false, []jobdef.FileSpec{r.job.Log}, r.p.now().Sub(t0))
 	if err != nil {
@@ -681,12 +771,7 @@ func tailOf(f *os.File, n int64) string {
 // tailInDir is tailFile for a file inside dir, opened through an os.Root so
 // that a symbolic link out of dir is not followed.
 func tailInDir(dir, name string, n int64) string {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return ""
-	}
-	defer root.Close()
-	f, err := root.Open(name)
+	f, err := openRegularInDir(dir, name)
 	if err != nil {
 		return ""
 	}
@@ -701,16 +786,18 @@ func writeFileSync(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	return os.Rename(tmp, path)
+	if err != nil {
+		os.Remove(tmp) // a full disk must not leave half files behind
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -186,6 +187,11 @@ func (r *jobRun) runPayload(ctx context.Context) {
 	res, err := cmd.Wait()
 	r.tPayloadEnd = r.p.now()
 	mr.stop()
+	if err := mr.runner.Err(); err != nil {
+		// A monitor's finding is the reason even when the payload died of
+		// the same cause (e.g. a full disk) before it was stopped.
+		r.fail(asPilotError(err, jobdef.UnknownPayloadFailure))
+	}
 	r.mu.Lock()
 	r.payloadPID = 0
 	r.mu.Unlock()
@@ -268,7 +274,13 @@ func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
 	}
 	lg.Info("payload ended")
 
-	if b, err := readInDir(r.dir, JobReportFile, maxReportSize); err == nil {
+	if b, err := readInDir(r.dir, JobReportFile, maxReportSize+1); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			r.log.WithError(err).Warn(JobReportFile + " not read")
+		}
+	} else if len(b) > maxReportSize || !json.Valid(b) {
+		r.log.WithField("bytes", len(b)).Warn(JobReportFile + " is not a JSON document of at most 16 MiB; not sent as metaData")
+	} else {
 		po.metaData = string(b)
 		var jr struct {
 			ExitCode *int   `json:"exitCode"`
@@ -297,6 +309,8 @@ func (r *jobRun) interpret(ctx context.Context, res *timedcmd.Result) {
 		r.fail(r.stopCause(ctx, jobdef.NewError(jobdef.SigTerm, res.Cause.Error(), res.Cause)))
 	case res.Signal != 0:
 		r.fail(jobdef.NewError(jobdef.SignalCode(res.Signal), "payload killed by signal "+signalName(res.Signal), nil))
+	case res.ExitCode != 0 && bytes.Contains(res.StderrTail, []byte("No space left on device")):
+		r.fail(jobdef.NewError(jobdef.NoLocalSpace, "payload failed: no space left on device", nil))
 	case res.ExitCode != 0:
 		code := jobdef.TransformErrorCode(res.ExitCode)
 		diag := errorLine(res.StderrTail)
@@ -316,17 +330,37 @@ const maxReportSize = 16 << 20
 // opened through an os.Root, so a symbolic link the payload left that points
 // outside dir is refused: the pilot may run as root while the payload did not.
 func readInDir(dir, name string, max int64) ([]byte, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	f, err := root.Open(name)
+	f, err := openRegularInDir(dir, name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// openRegularInDir opens the regular file name inside dir through an
+// os.Root (no symbolic link out of dir is followed). The open does not
+// block on a FIFO the payload left in the file's place, and anything but a
+// regular file is refused.
+func openRegularInDir(dir, name string) (*os.File, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file (%s)", name, st.Mode().Type())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // errorLine picks the last line of stderr that looks like an error message.

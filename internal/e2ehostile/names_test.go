@@ -3,6 +3,7 @@ package e2ehostile
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,13 @@ func TestFileNamesOfThePilot(t *testing.T) {
 			input(j, "journal.jsonl", size, ck)
 			j["GUID"] = "22222222-2222-4222-8222-222222222222"
 		}, func(t *testing.T, s *sitetest.Site, id int64) {
+			if j := s.Job(id); j.PilotErrorCode == 1371 {
+				// Refused before its job directory (and journal) existed.
+				if _, err := os.Stat(filepath.Join(s.Work, fmt.Sprintf("PanDA_Pilot-%d", id))); err == nil {
+					t.Errorf("a refused job has a job directory")
+				}
+				return
+			}
 			out, err := exec.Command(filepath.Join(bin, "pilot"), "inspect", "--workdir", s.Work, "9401").CombinedOutput()
 			if err != nil || strings.Contains(string(out), "not a journal record") || !strings.Contains(string(out), s.Job(id).State) {
 				t.Errorf("the job journal was overwritten or is unreadable (%v):\n%s", err, clip(string(out), 2000))

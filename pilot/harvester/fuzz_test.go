@@ -50,22 +50,6 @@ func FuzzSourceJobFile(f *testing.F) {
 	})
 }
 
-// FuzzJobIdentity: never panics; a found PandaID is positive.
-func FuzzJobIdentity(f *testing.F) {
-	for _, s := range []string{harvesterJob, cgiJob, `{"12": {"attemptNr": 4}}`, `{"data": {"jobs": [{"PandaID": 1}]}}`, "PandaID=-1", "%zz"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		id, attempt, ok := JobIdentity(data)
-		if ok && (id <= 0 || attempt < 0) {
-			t.Fatalf("JobIdentity = %d, %d", id, attempt)
-		}
-		if !ok && (id != 0 || attempt != 0) {
-			t.Fatalf("not found but %d, %d", id, attempt)
-		}
-	})
-}
-
 // FuzzShrinkJobReport: never panics; output is a JSON object without
 // logfileReport content.
 func FuzzShrinkJobReport(f *testing.F) {

@@ -434,7 +434,7 @@ func (c *Client) getJob(ctx context.Context, req JobRequest, api API) (*jobdef.J
 	}
 	resp, err := jobdef.ParseGetJobResponse(body)
 	if err != nil {
-		if id, attempt, ok := rawJobID(body); ok {
+		if id, attempt, ok := jobdef.JobIdentity(body); ok {
 			return nil, &BadJobError{PandaID: id, AttemptNr: attempt, Err: err}
 		}
 		return nil, fmt.Errorf("getJob answer: %w", err)
@@ -462,45 +462,6 @@ func (e *BadJobError) Error() string {
 }
 
 func (e *BadJobError) Unwrap() error { return e.Err }
-
-// rawJobID digs PandaID and attemptNr out of a getJob answer that did not
-// parse as a whole: legacy urlencoded or JSON, or the v1 envelope.
-func rawJobID(body []byte) (int64, int, bool) {
-	var fields map[string]any
-	if s := strings.TrimSpace(string(body)); strings.HasPrefix(s, "{") {
-		dec := json.NewDecoder(strings.NewReader(s))
-		dec.UseNumber()
-		var m map[string]any
-		if dec.Decode(&m) != nil {
-			return 0, 0, false
-		}
-		if d, ok := m["data"].(map[string]any); ok {
-			m = d
-		}
-		if jobs, ok := m["jobs"].([]any); ok && len(jobs) > 0 {
-			m, _ = jobs[0].(map[string]any)
-		}
-		fields = m
-	} else {
-		v, err := url.ParseQuery(s)
-		if err != nil && len(v) == 0 {
-			return 0, 0, false
-		}
-		fields = map[string]any{}
-		for k := range v {
-			fields[k] = v.Get(k)
-		}
-	}
-	id, err := strconv.ParseInt(strings.TrimSpace(fmt.Sprint(fields["PandaID"])), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, 0, false
-	}
-	attempt, err := strconv.Atoi(strings.TrimSpace(fmt.Sprint(fields["attemptNr"])))
-	if err != nil {
-		attempt = 1
-	}
-	return id, attempt, true
-}
 
 func (c *Client) setResolved(a API) {
 	c.mu.Lock()
