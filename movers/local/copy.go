@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -174,6 +175,7 @@ func copyFile(ctx context.Context, op, remote, src, dst string, t movers.Transfe
 	if err := finish(ctx, op, remote, tmp, dst, sync); err != nil {
 		return movers.Result{}, err
 	}
+	removeStaleTemps(dst, "part")
 	ok = true
 	return res, nil
 }
@@ -242,6 +244,23 @@ func createTemp(dst, kind string) (*os.File, error) {
 		return nil, err
 	}
 	return os.CreateTemp(dir, tempPattern(base, kind))
+}
+
+// removeStaleTemps removes the temporary files of earlier copies to dst
+// that never finished (a pilot killed during stage-out leaves one behind).
+// Only names of the pattern createTemp uses for dst are touched.
+func removeStaleTemps(dst, kind string) {
+	dir, base := filepath.Split(dst)
+	prefix := strings.TrimSuffix(tempPattern(base, kind), "*")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func tempPattern(base, kind string) string {
