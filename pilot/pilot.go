@@ -206,7 +206,6 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 			// more work; if it still fails the server is not reachable and
 			// the journal keeps it for the next pilot.
 			if _, n := p.recoverAll(ctx); n > 0 {
-				lg.WithField("jobs", n).Warn("final reports not acknowledged; they stay in the journals for the next pilot (pilot recover)")
 				break
 			}
 			unacked = false
@@ -254,6 +253,21 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 			p.reportBadJob(ctx, bad, tGetJob)
 			continue
 		}
+		var httpErr *server.HTTPError
+		if err != nil && ctx.Err() == nil && errors.As(err, &httpErr) && httpErr.Status >= 500 {
+			// The server answered with an error: it dispatched nothing, so
+			// asking again is safe, within the --getjobfailures budget.
+			failures++
+			lg.WithError(err).WithFields(logrus.Fields{"failures": failures, "tolerated": p.Cfg.GetJobFailures}).Warn("getJob failed on the server")
+			if failures >= p.Cfg.GetJobFailures {
+				p.setPilotError(asPilotError(err, jobdef.CommunicationFailure))
+				break
+			}
+			if !sleepCtx(ctx, jitter(time.Duration(p.Cfg.GetJobWait)*time.Second)) {
+				break
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -280,6 +294,11 @@ func (p *Pilot) Run(ctx context.Context) Outcome {
 			p.setPilotError(res.stopPilot)
 			break
 		}
+	}
+	if unacked {
+		// The batch system must not take this pilot for a success.
+		lg.Warn("final reports not acknowledged; they stay in the journals for the next pilot (pilot recover)")
+		p.setPilotError(jobdef.NewError(jobdef.CommunicationFailure, "final reports not acknowledged by the server", nil))
 	}
 	p.mu.Lock()
 	out.Err = p.pilotEr

@@ -279,3 +279,40 @@ func TestFinalUpdateOutlivesPilot(t *testing.T) {
 		})
 	}
 }
+
+// A getJob the server answers with 5xx dispatched nothing: within its
+// --getjobfailures budget the pilot asks again and takes the job.
+func TestGetJobServerErrorRetried(t *testing.T) {
+	t.Parallel()
+	for i, tc := range []struct {
+		name  string
+		fault fp.Fault
+	}{
+		{"503", fp.Fault{Kind: fp.Status, Code: 503}},
+		{"500 twice", fp.Fault{Kind: fp.Status, Code: 500}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			id := int64(7301 + 10*i)
+			s := sitetest.New(t, bin, sitetest.QueueJSON(60, ""))
+			p := s.FaultProxy(uint64(id))
+			s.Submit(job(id, ""))
+			times := 1
+			if strings.Contains(tc.name, "twice") {
+				times = 2
+			}
+			rule := p.Add(fp.Match{Method: "getJob", Times: times}, tc.fault)
+			pl := sitetest.StartPilot(t, s.PilotCmd(pilotArgs(p, "-x", "3", "-v", "5", "--getjob-wait", "0")...))
+			if code := pl.Wait(t, waitDeadline); code != 0 {
+				t.Errorf("pilot exit %d", code)
+			}
+			if p.Fired(rule) != times {
+				t.Fatalf("the fault fired %d times, want %d", p.Fired(rule), times)
+			}
+			checkJob(t, s, id, "finished", 0, outLFN(id), sitetest.LogLFN(id))
+			if t.Failed() {
+				t.Logf("pilot:\n%s\nproxy record:\n%s", pl.Log(), record(p))
+			}
+		})
+	}
+}
