@@ -22,5 +22,8 @@ echo
 echo "## pilot cost per job (${BENCH_JOBS:-100} trivial jobs in one pilot)"
 go run ./internal/benchpilot -n "${BENCH_JOBS:-100}" -bin "${BIN:-bin}"
 echo
+echo "## soak: ${SOAK_JOBS:-1000} jobs, 4 pilots, 10% server faults"
+go run ./internal/soak -jobs "${SOAK_JOBS:-1000}" -bin "${BIN:-bin}" || echo "soak: jobs lost or duplicated (see above)"
+echo
 echo "## Go benchmarks"
 go test -run '^$' -bench . -benchtime "${BENCHTIME:-1x}" ./jobdef/ ./pilot/... 2>&1 | grep -E '^(Benchmark|ok|PASS|FAIL)' || true
