@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -33,6 +34,7 @@ commands:
   kill      kill a job (its next update answers tobekilled)
   debug     switch a job's debug mode on or off
   put-file  copy a local file into a file:// RSE at its Rucio path
+  load      run many simulated pilots against a server and print a table
 
 Run "pandalite <command> --help" for the flags of a command.
 The database defaults to $PANDALITE_DB, else ./pandalite.db.
@@ -52,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": cmdServe, "submit": cmdSubmit, "status": cmdStatus, "kill": cmdKill,
-		"debug": cmdDebug, "put-file": cmdPutFile,
+		"debug": cmdDebug, "put-file": cmdPutFile, "load": cmdLoad,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
@@ -121,6 +123,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	anyLabel := fs.Bool("any-label", false, "hand out jobs whatever prodSourceLabel the pilot asks with")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warning, error")
 	logJSON := fs.Bool("log-json", false, "log as JSON lines")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -159,6 +162,19 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 		if st, err := os.Stat(*trfDir); err != nil || !st.IsDir() {
 			return fmt.Errorf("--trf-dir %s is not a directory", *trfDir)
 		}
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

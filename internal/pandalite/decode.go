@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // MaxBodySize bounds a request body, before and after decompression.
@@ -32,12 +33,27 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// gunzipper decompresses request bodies, reusing its gzip readers (a new
+// one allocates tens of kilobytes). The zero value is ready to use.
+type gunzipper struct{ pool sync.Pool }
+
 // gunzip decompresses b, refusing output larger than MaxBodySize.
-func gunzip(b []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
+func (g *gunzipper) gunzip(b []byte) ([]byte, error) {
+	var zr *gzip.Reader
+	if v, ok := g.pool.Get().(*gzip.Reader); ok {
+		if err := v.Reset(bytes.NewReader(b)); err != nil {
+			g.pool.Put(v)
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		zr = v
+	} else {
+		v, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		zr = v
 	}
+	defer g.pool.Put(zr)
 	out, err := io.ReadAll(io.LimitReader(zr, MaxBodySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
@@ -62,12 +78,16 @@ func gunzip(b []byte) ([]byte, error) {
 //
 // query is the request's raw query string.
 func DecodeLegacy(contentType string, body []byte, query string) (args map[string]string, raw Object, err error) {
+	return decodeLegacy(&gunzipper{}, contentType, body, query)
+}
+
+func decodeLegacy(g *gunzipper, contentType string, body []byte, query string) (args map[string]string, raw Object, err error) {
 	if contentType == "application/json" {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return map[string]string{}, Object{}, nil
 		}
 		if bytes.HasPrefix(body, gzipMagic) {
-			body, err = gunzip(body)
+			body, err = g.gunzip(body)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -150,6 +170,10 @@ func unhex(c byte) byte {
 // Content-Encoding is gzip or the body starts with the gzip magic. An empty
 // body means no arguments; a form body is accepted as strings.
 func DecodeV1(method, contentType, contentEncoding string, body []byte, query string) (Object, error) {
+	return decodeV1Request(&gunzipper{}, method, contentType, contentEncoding, body, query)
+}
+
+func decodeV1Request(g *gunzipper, method, contentType, contentEncoding string, body []byte, query string) (Object, error) {
 	if method == http.MethodGet || method == http.MethodHead {
 		m := map[string]string{}
 		addForm(m, query)
@@ -157,7 +181,7 @@ func DecodeV1(method, contentType, contentEncoding string, body []byte, query st
 	}
 	var err error
 	if strings.EqualFold(contentEncoding, "gzip") || bytes.HasPrefix(body, gzipMagic) {
-		body, err = gunzip(body)
+		body, err = g.gunzip(body)
 		if err != nil {
 			return nil, err
 		}

@@ -70,51 +70,13 @@ func (s *Store) Acquire(ctx context.Context, req JobRequest) ([]Dispatched, erro
 	if n < 1 {
 		n = 1
 	}
-	where := []string{"site = ?", "state = 'activated'"}
-	args := []any{req.SiteName}
-	if !req.AnyLabel {
-		labels, gr := LabelSelection(req.ProdSourceLabel, req.QueueStatus)
-		cond := "prod_source_label = '' OR prod_source_label IN (" + strings.TrimSuffix(strings.Repeat("?,", len(labels)), ",") + ")"
-		for _, l := range labels {
-			args = append(args, l)
-		}
-		if gr {
-			cond += " OR processing_type LIKE 'gangarobot%'"
-		}
-		where = append(where, "("+cond+")")
+	labels, gangarobot := LabelSelection(req.ProdSourceLabel, req.QueueStatus)
+	labelsJSON := string(EncodeJSON(stringsToAny(labels)))
+	raw := req.Raw
+	if raw == nil {
+		raw = Object{}
 	}
-	if req.TaskID > 0 {
-		where = append(where, "task_id = ?")
-		args = append(args, req.TaskID)
-	}
-	if req.DiskSpace > 0 {
-		where = append(where, "max_disk <= ?")
-		args = append(args, req.DiskSpace)
-	}
-	if req.Mem > 0 {
-		where = append(where, "min_ram <= ?")
-		args = append(args, req.Mem)
-	}
-	if req.ResourceType != "" {
-		where = append(where, "resource_type = ?")
-		args = append(args, req.ResourceType)
-	}
-	if req.RemainingTime > 0 {
-		where = append(where, "max_walltime <= ?")
-		args = append(args, req.RemainingTime)
-	}
-	if req.ProdUserID != "" {
-		where = append(where, "prod_user_id = ?")
-		args = append(args, req.ProdUserID)
-	}
-	now := s.stamp()
-	query := `UPDATE jobs SET state = 'sent', n_sent = n_sent + 1, node = ?, modified = ?, dispatched = ?
-		WHERE state = 'activated' AND pandaid IN (SELECT pandaid FROM jobs WHERE ` + strings.Join(where, " AND ") +
-		` ORDER BY priority DESC, pandaid LIMIT ?)
-		RETURNING pandaid, attempt_nr, n_sent, debug, priority, fields`
-	qargs := append([]any{req.Node, now, now}, args...)
-	qargs = append(qargs, n)
-
+	rawJSON := string(EncodeJSON(raw))
 	type row struct {
 		id, prio     int64
 		attempt, nst int
@@ -122,8 +84,15 @@ func (s *Store) Acquire(ctx context.Context, req JobRequest) ([]Dispatched, erro
 		fields       string
 	}
 	var got []row
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, query, qargs...)
+	err := s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
+		got = got[:0]
+		now := s.stamp()
+		rows, err := s.st.acquire.QueryContext(ctx,
+			sql.Named("node", req.Node), sql.Named("now", now), sql.Named("site", req.SiteName),
+			sql.Named("anylabel", req.AnyLabel), sql.Named("labels", labelsJSON), sql.Named("gangarobot", gangarobot),
+			sql.Named("task", req.TaskID), sql.Named("disk", req.DiskSpace), sql.Named("mem", req.Mem),
+			sql.Named("rtype", req.ResourceType), sql.Named("rtime", req.RemainingTime),
+			sql.Named("user", req.ProdUserID), sql.Named("n", n))
 		if err != nil {
 			return fmt.Errorf("pandalite: dispatch: %w", err)
 		}
@@ -145,8 +114,8 @@ func (s *Store) Acquire(ctx context.Context, req JobRequest) ([]Dispatched, erro
 		for i, r := range got {
 			ids[i] = strconv.FormatInt(r.id, 10)
 		}
-		return s.recordRequest(ctx, tx, req.API, req.Method, req.SiteName, req.Node, req.Remote, req.DN,
-			strings.Join(ids, ","), req.Raw)
+		return s.recordRequest(ctx, c, now, req.API, req.Method, req.SiteName, req.Node, req.Remote, req.DN,
+			strings.Join(ids, ","), rawJSON)
 	})
 	if err != nil {
 		return nil, err
@@ -174,13 +143,10 @@ func (s *Store) Acquire(ctx context.Context, req JobRequest) ([]Dispatched, erro
 	return out, nil
 }
 
-// recordRequest stores one API call in the requests table.
-func (s *Store) recordRequest(ctx context.Context, tx *sql.Tx, api, method, site, node, remote, dn, pandaIDs string, raw Object) error {
-	if raw == nil {
-		raw = Object{}
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO requests (time, api, method, site, node, remote, dn, pandaids, fields)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, s.stamp(), api, method, site, node, remote, dn, pandaIDs, string(EncodeJSON(raw)))
+// recordRequest stores one API call in the requests table; rawJSON is
+// its arguments as EncodeJSON renders them.
+func (s *Store) recordRequest(ctx context.Context, c *sql.Conn, now, api, method, site, node, remote, dn, pandaIDs, rawJSON string) error {
+	_, err := s.st.insertRequest.ExecContext(ctx, now, api, method, site, node, remote, dn, pandaIDs, rawJSON)
 	if err != nil {
 		return fmt.Errorf("pandalite: record request: %w", err)
 	}
@@ -190,9 +156,22 @@ func (s *Store) recordRequest(ctx context.Context, tx *sql.Tx, api, method, site
 // RecordRequest stores one API call that is not a job request (e.g.
 // update_worker_node) in the requests table.
 func (s *Store) RecordRequest(ctx context.Context, api, method, site, node, remote, dn string, raw Object) error {
-	return s.withTx(ctx, func(tx *sql.Tx) error {
-		return s.recordRequest(ctx, tx, api, method, site, node, remote, dn, "", raw)
+	if raw == nil {
+		raw = Object{}
+	}
+	rawJSON := string(EncodeJSON(raw))
+	return s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
+		return s.recordRequest(ctx, c, s.stamp(), api, method, site, node, remote, dn, "", rawJSON)
 	})
+}
+
+// stringsToAny converts for EncodeJSON.
+func stringsToAny(v []string) []any {
+	out := make([]any, len(v))
+	for i, s := range v {
+		out[i] = s
+	}
+	return out
 }
 
 // RequestRecord is one recorded API call.
@@ -211,7 +190,7 @@ type RequestRecord struct {
 
 // Requests lists the recorded API calls in arrival order.
 func (s *Store) Requests(ctx context.Context) ([]RequestRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, api, method, site, node, remote, dn, pandaids, fields
+	rows, err := s.r.QueryContext(ctx, `SELECT id, time, api, method, site, node, remote, dn, pandaids, fields
 		FROM requests ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("pandalite: list requests: %w", err)

@@ -181,10 +181,11 @@ func (s *Store) submit(ctx context.Context, site string, check bool, jobs []Obje
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	ids := make([]int64, 0, len(jobs))
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	var ids []int64
+	err := s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
+		ids = make([]int64, 0, len(jobs))
 		var maxID sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT MAX(pandaid) FROM jobs`).Scan(&maxID); err != nil {
+		if err := s.st.maxPandaID.QueryRowContext(ctx).Scan(&maxID); err != nil {
 			return fmt.Errorf("pandalite: submit: %w", err)
 		}
 		next := int64(FirstPandaID)
@@ -197,6 +198,7 @@ func (s *Store) submit(ctx context.Context, site string, check bool, jobs []Obje
 			}
 		}
 		now := s.stamp()
+		ins := s.st.insertJob
 		seen := map[int64]bool{}
 		for i, in := range jobs {
 			job := append(Object(nil), in...)
@@ -253,10 +255,7 @@ func (s *Store) submit(ctx context.Context, site string, check bool, jobs []Obje
 			minRAM, _ := fieldInt(job, "minRamCount")
 			maxWall, _ := fieldInt(job, "maxWalltime")
 			prio, _ := fieldInt(job, "currentPriority")
-			_, err := tx.ExecContext(ctx, `INSERT INTO jobs (pandaid, attempt_nr, state, site, job_name,
-				prod_source_label, processing_type, task_id, resource_type, prod_user_id, max_disk, min_ram,
-				max_walltime, priority, fields, debug, created, modified)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			_, err := ins.ExecContext(ctx,
 				id, attempt, StateActivated, jobSite, fieldStr(job, "jobName"),
 				fieldStr(job, "prodSourceLabel"), fieldStr(job, "processingType"), taskID,
 				fieldStr(job, "resource_type"), fieldStr(job, "prodUserID"), maxDisk, minRAM, maxWall, prio,
@@ -323,7 +322,7 @@ func scanJob(sc scanner) (JobInfo, error) {
 
 // Jobs lists all jobs by PandaID.
 func (s *Store) Jobs(ctx context.Context) ([]JobInfo, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY pandaid`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs ORDER BY pandaid`)
 	if err != nil {
 		return nil, fmt.Errorf("pandalite: list jobs: %w", err)
 	}
@@ -341,7 +340,7 @@ func (s *Store) Jobs(ctx context.Context) ([]JobInfo, error) {
 
 // Job returns one job, or an error wrapping ErrNotFound.
 func (s *Store) Job(ctx context.Context, pandaID int64) (JobInfo, error) {
-	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE pandaid = ?`, pandaID))
+	j, err := scanJob(s.r.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE pandaid = ?`, pandaID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return j, fmt.Errorf("pandalite: job %d: %w", pandaID, ErrNotFound)
 	}
@@ -355,8 +354,8 @@ func (s *Store) Job(ctx context.Context, pandaID int64) (JobInfo, error) {
 // final state is left alone and an error is returned.
 func (s *Store) Kill(ctx context.Context, pandaID int64) (string, error) {
 	var state string
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM jobs WHERE pandaid = ?`, pandaID).Scan(&state); err != nil {
+	err := s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
+		if err := c.QueryRowContext(ctx, `SELECT state FROM jobs WHERE pandaid = ?`, pandaID).Scan(&state); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("pandalite: kill %d: %w", pandaID, ErrNotFound)
 			}
@@ -368,12 +367,12 @@ func (s *Store) Kill(ctx context.Context, pandaID int64) (string, error) {
 		now := s.stamp()
 		if state == StateActivated {
 			state = StateCancelled
-			_, err := tx.ExecContext(ctx, `UPDATE jobs SET state = ?, command = 'tobekilled',
+			_, err := c.ExecContext(ctx, `UPDATE jobs SET state = ?, command = 'tobekilled',
 				server_error_diag = 'killed before dispatch', modified = ?, ended = ? WHERE pandaid = ?`,
 				state, now, now, pandaID)
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE jobs SET command = 'tobekilled', modified = ? WHERE pandaid = ?`, now, pandaID)
+		_, err := c.ExecContext(ctx, `UPDATE jobs SET command = 'tobekilled', modified = ? WHERE pandaid = ?`, now, pandaID)
 		return err
 	})
 	return state, err
@@ -383,10 +382,10 @@ func (s *Store) Kill(ctx context.Context, pandaID int64) (string, error) {
 // carries the command "debug" (and a job handed out afterwards has
 // debug=True); switching it off makes the next answer carry "debugoff".
 func (s *Store) SetDebug(ctx context.Context, pandaID int64, on bool) error {
-	return s.withTx(ctx, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var state string
 		var debug int
-		err := tx.QueryRowContext(ctx, `SELECT state, debug FROM jobs WHERE pandaid = ?`, pandaID).Scan(&state, &debug)
+		err := c.QueryRowContext(ctx, `SELECT state, debug FROM jobs WHERE pandaid = ?`, pandaID).Scan(&state, &debug)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("pandalite: debug %d: %w", pandaID, ErrNotFound)
 		}
@@ -397,7 +396,7 @@ func (s *Store) SetDebug(ctx context.Context, pandaID int64, on bool) error {
 			return fmt.Errorf("pandalite: debug %d: job is already %s", pandaID, state)
 		}
 		offPending := debug != 0 && !on
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET debug = ?, debug_off_pending = ?, modified = ? WHERE pandaid = ?`,
+		_, err = c.ExecContext(ctx, `UPDATE jobs SET debug = ?, debug_off_pending = ?, modified = ? WHERE pandaid = ?`,
 			boolInt(on), boolInt(offPending), s.stamp(), pandaID)
 		return err
 	})

@@ -24,7 +24,9 @@ type Options struct {
 	TrfDir string
 	// AnyLabel hands out jobs whatever the pilot's prodSourceLabel.
 	AnyLabel bool
-	// Log receives one entry per API call; nil discards.
+	// Log receives one entry per job request and per job update at debug
+	// level, and the calls that fail or are refused at warning or error
+	// level; nil discards.
 	Log logrus.FieldLogger
 	// Middleware wraps the whole handler, the first element outermost. It
 	// is the place for fault injection (delays, errors, dropped answers).
@@ -40,6 +42,7 @@ type Server struct {
 	log     logrus.FieldLogger
 	queues  map[string]*Queue // by nickname
 	handler http.Handler
+	gz      gunzipper
 }
 
 // NewServer returns the server for store. It does not own store.
@@ -153,7 +156,7 @@ func (s *Server) serveLegacy(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusBadRequest, "ERROR : "+err.Error())
 		return
 	}
-	args, raw, err := DecodeLegacy(r.Header.Get("Content-Type"), body, r.URL.RawQuery)
+	args, raw, err := decodeLegacy(&s.gz, r.Header.Get("Content-Type"), body, r.URL.RawQuery)
 	if err != nil {
 		s.log.WithFields(logrus.Fields{"method": method, "remote": r.RemoteAddr}).WithError(err).Warn("undecodable request")
 		writeText(w, http.StatusBadRequest, "ERROR : cannot decode request: "+err.Error())
@@ -189,22 +192,16 @@ func (s *Server) legacyGetJob(w http.ResponseWriter, r *http.Request, args map[s
 		req.NJobs = int(min(nJobs, 1000))
 	}
 	jobs, err := s.store.Acquire(r.Context(), req)
-	log := s.log.WithFields(logrus.Fields{"method": "getJob", "site": site, "node": req.Node, "label": req.ProdSourceLabel})
 	if err != nil {
-		log.WithError(err).Error("dispatch failed")
+		s.logDispatch(req, nil, err)
 		writeLegacy(w, r, legacyStatus(r, SCFailed, "database error"))
 		return
 	}
+	s.logDispatch(req, jobs, nil)
 	if len(jobs) == 0 {
-		log.Debug("no job")
 		writeLegacy(w, r, legacyStatus(r, SCNoJobs, "no jobs in PanDA"))
 		return
 	}
-	ids := make([]int64, len(jobs))
-	for i, j := range jobs {
-		ids[i] = j.PandaID
-	}
-	log.WithField("pandaids", ids).Info("jobs dispatched")
 	if bulk {
 		list := make([]Object, len(jobs))
 		for i, j := range jobs {
@@ -248,13 +245,62 @@ func (s *Server) legacyUpdateJob(w http.ResponseWriter, r *http.Request, _ map[s
 	}
 }
 
+// logEnabled reports whether log writes entries at level (true when it
+// cannot tell), so that the fields of an entry nobody reads are not built.
+func logEnabled(log logrus.FieldLogger, level logrus.Level) bool {
+	switch l := log.(type) {
+	case *logrus.Logger:
+		return l.IsLevelEnabled(level)
+	case *logrus.Entry:
+		return l.Logger.IsLevelEnabled(level)
+	}
+	return true
+}
+
+// logDispatch logs a job request's outcome: a failure at error level,
+// the jobs handed out (or none) at debug level.
+func (s *Server) logDispatch(req JobRequest, jobs []Dispatched, err error) {
+	level := logrus.DebugLevel
+	if err != nil {
+		level = logrus.ErrorLevel
+	}
+	if !logEnabled(s.log, level) {
+		return
+	}
+	log := s.log.WithFields(logrus.Fields{"method": req.Method, "site": req.SiteName, "node": req.Node, "label": req.ProdSourceLabel})
+	switch {
+	case err != nil:
+		log.WithError(err).Error("dispatch failed")
+	case len(jobs) == 0:
+		log.Debug("no job")
+	default:
+		ids := make([]int64, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.PandaID
+		}
+		log.WithField("pandaids", ids).Debug("jobs dispatched")
+	}
+}
+
+// logUpdate logs an update's outcome: a failure at error level, an update
+// not applied at warning level, an applied one at debug level.
 func (s *Server) logUpdate(u Update, res UpdateResult, err error) {
+	level := logrus.WarnLevel
+	switch {
+	case err != nil:
+		level = logrus.ErrorLevel
+	case res.Outcome == OutcomeUpdated:
+		level = logrus.DebugLevel
+	}
+	if !logEnabled(s.log, level) {
+		return
+	}
 	log := s.log.WithFields(logrus.Fields{"api": u.API, "pandaid": u.JobID, "state": u.State, "outcome": res.Outcome, "command": res.Command})
 	switch {
 	case err != nil:
 		log.WithError(err).Error("update failed")
 	case res.Outcome == OutcomeUpdated:
-		log.Info("job updated")
+		log.Debug("job updated")
 	default:
 		log.Warn("update not applied")
 	}
@@ -361,7 +407,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 		writeV1(w, false, err.Error(), nil)
 		return
 	}
-	args, err := DecodeV1(r.Method, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), body, r.URL.RawQuery)
+	args, err := decodeV1Request(&s.gz, r.Method, r.Header.Get("Content-Type"), r.Header.Get("Content-Encoding"), body, r.URL.RawQuery)
 	if err != nil {
 		writeV1(w, false, "failed to load JSON", nil)
 		return
@@ -400,23 +446,18 @@ func (s *Server) v1AcquireJobs(ctx context.Context, r *http.Request, args Object
 	if v := argInt(args, "n_jobs"); v != nil && *v > 1 {
 		req.NJobs = int(min(*v, 1000))
 	}
-	log := s.log.WithFields(logrus.Fields{"method": "acquire_jobs", "site": site, "node": req.Node, "label": req.ProdSourceLabel})
 	jobs, err := s.store.Acquire(ctx, req)
+	s.logDispatch(req, jobs, err)
 	if err != nil {
-		log.WithError(err).Error("dispatch failed")
 		return false, "database error in the PanDA server", nil
 	}
 	if len(jobs) == 0 {
-		log.Debug("no job")
 		return false, "No jobs in PanDA", nil
 	}
 	list := make([]Object, len(jobs))
-	ids := make([]int64, len(jobs))
 	for i, j := range jobs {
 		list[i] = append(Object{{"StatusCode", SCSuccess}}, j.Fields...)
-		ids[i] = j.PandaID
 	}
-	log.WithField("pandaids", ids).Info("jobs dispatched")
 	return true, "", Object{{"StatusCode", SCSuccess}, {"jobs", list}}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -46,6 +47,12 @@ var ErrNotFound = errors.New("no such job")
 // timeLayout is how times are stored (UTC, sortable text).
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
+// schema creates the tables, or brings an older database up to date.
+// jobs_ready indexes only the jobs waiting for dispatch, so that updates
+// of jobs already handed out do not touch it (older databases had an index
+// over all states, jobs_dispatch). The ids of updates and requests grow
+// with each row (rows are never deleted), without AUTOINCREMENT's extra
+// bookkeeping write.
 const schema = `
 CREATE TABLE IF NOT EXISTS jobs (
 	pandaid            INTEGER PRIMARY KEY,
@@ -83,9 +90,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 	last_update        TEXT    NOT NULL DEFAULT '',
 	ended              TEXT    NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS jobs_dispatch ON jobs (site, state, priority DESC, pandaid);
+DROP INDEX IF EXISTS jobs_dispatch;
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (site, priority DESC, pandaid) WHERE state = 'activated';
 CREATE TABLE IF NOT EXISTS updates (
-	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	id          INTEGER PRIMARY KEY,
 	pandaid     INTEGER,
 	time        TEXT    NOT NULL,
 	api         TEXT    NOT NULL,
@@ -110,7 +118,7 @@ CREATE TABLE IF NOT EXISTS files (
 	PRIMARY KEY (pandaid, lfn)
 );
 CREATE TABLE IF NOT EXISTS requests (
-	id        INTEGER PRIMARY KEY AUTOINCREMENT,
+	id        INTEGER PRIMARY KEY,
 	time      TEXT    NOT NULL,
 	api       TEXT    NOT NULL,
 	method    TEXT    NOT NULL,
@@ -126,61 +134,106 @@ CREATE TABLE IF NOT EXISTS requests (
 // Store keeps jobs, their update history, registered output files and the
 // job requests in one SQLite database (WAL mode). A Store is safe for
 // concurrent use, also by several processes on the same file.
+//
+// Within one Store every write goes through a single goroutine owning a
+// single connection (see withTx) with prepared statements; reads use a
+// pool of read-only connections, which WAL lets run beside the writer.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	w, r *sql.DB
+	wc   *sql.Conn // the writer connection, held for the Store's life
+	st   *statements
+	now  func() time.Time
+
+	ops        chan *writeOp
+	quit       chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	closeErr   error
 }
 
-// Open opens (creating if needed) the job database at path. Every
+// readConns is the size of the read connection pool.
+const readConns = 4
+
+// Open opens (creating if needed) the job database at path. Every write
 // transaction takes the write lock at BEGIN (BEGIN IMMEDIATE), and a
-// connection waits up to 30 s for a lock held by another one.
+// connection waits up to 30 s for a lock held by another process.
 func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("pandalite: empty database path")
 	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(30000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		} else {
+			// The only writer's page cache stays valid between its
+			// transactions: let it hold a large database.
+			q.Add("_pragma", "cache_size(-32768)")
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(false))
 	if err != nil {
 		return nil, fmt.Errorf("pandalite: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("pandalite: create schema in %s: %w", path, err)
+	// One connection: the write path is serial by construction.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	wc, err := w.Conn(ctx)
+	if err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("pandalite: open %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now}, nil
+	fail := func(err error) (*Store, error) {
+		_ = wc.Close()
+		_ = w.Close()
+		return nil, err
+	}
+	if _, err := wc.ExecContext(ctx, schema); err != nil {
+		return fail(fmt.Errorf("pandalite: create schema in %s: %w", path, err))
+	}
+	st, err := prepareStatements(ctx, wc)
+	if err != nil {
+		return fail(fmt.Errorf("pandalite: %s: %w", path, err))
+	}
+	r, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		_ = st.close()
+		return fail(fmt.Errorf("pandalite: open %s: %w", path, err))
+	}
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
+	s := &Store{
+		w: w, r: r, wc: wc, st: st, now: time.Now,
+		ops: make(chan *writeOp), quit: make(chan struct{}), writerDone: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the write path (writes in progress finish first; later
+// ones fail with ErrClosed) and closes the database. Calling it again
+// returns the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.writerDone
+		s.closeErr = errors.Join(s.st.close(), s.wc.Close(), s.w.Close(), s.r.Close())
+	})
+	return s.closeErr
+}
 
 func (s *Store) stamp() string { return s.now().UTC().Format(timeLayout) }
 
 func parseStamp(v string) time.Time {
 	t, _ := time.Parse(timeLayout, v)
 	return t
-}
-
-// withTx runs fn in one write transaction.
-func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("pandalite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("pandalite: commit: %w", err)
-	}
-	return nil
 }
 
 // isUnset reports whether a string-form field value means "not set".

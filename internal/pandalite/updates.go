@@ -91,10 +91,29 @@ func truncate(s string, n int) string {
 // Negative error codes are stored as their absolute value, diagnostics
 // are cut to 500 bytes.
 func (s *Store) ApplyUpdate(ctx context.Context, u Update) (UpdateResult, error) {
+	var pandaID any = u.JobID
+	if u.Null || u.Malformed != "" {
+		pandaID = nil
+	}
+	var attempt any
+	if u.AttemptNr != nil {
+		attempt = *u.AttemptNr
+	}
+	raw := u.Raw
+	if raw == nil {
+		raw = Object{}
+	}
+	rawJSON := string(EncodeJSON(raw))
+	var files []reportFile
+	var diag string
+	if u.State == StateFinished || u.State == StateFailed {
+		files, diag = checkReport(u.XML)
+	}
 	var res UpdateResult
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, c *sql.Conn) error {
 		var err error
-		res, err = s.applyUpdate(ctx, tx, u)
+		now := s.stamp()
+		res, err = s.applyUpdate(ctx, c, now, u, files, diag)
 		if err != nil {
 			return err
 		}
@@ -102,22 +121,8 @@ func (s *Store) ApplyUpdate(ctx context.Context, u Update) (UpdateResult, error)
 		if res.Outcome == OutcomeMalformed {
 			statusCode = SCFailed
 		}
-		var pandaID any = u.JobID
-		if u.Null || u.Malformed != "" {
-			pandaID = nil
-		}
-		var attempt any
-		if u.AttemptNr != nil {
-			attempt = *u.AttemptNr
-		}
-		raw := u.Raw
-		if raw == nil {
-			raw = Object{}
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO updates (pandaid, time, api, state, attempt_nr, outcome,
-			status_code, command, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			pandaID, s.stamp(), u.API, u.State, attempt, string(res.Outcome), statusCode, res.Command,
-			string(EncodeJSON(raw)))
+		_, err = s.st.insertUpdate.ExecContext(ctx,
+			pandaID, now, u.API, u.State, attempt, string(res.Outcome), statusCode, res.Command, rawJSON)
 		if err != nil {
 			return fmt.Errorf("pandalite: record update: %w", err)
 		}
@@ -126,7 +131,9 @@ func (s *Store) ApplyUpdate(ctx context.Context, u Update) (UpdateResult, error)
 	return res, err
 }
 
-func (s *Store) applyUpdate(ctx context.Context, tx *sql.Tx, u Update) (UpdateResult, error) {
+// applyUpdate applies u (see ApplyUpdate); files and diag are its output
+// report as checkReport found it (final updates only).
+func (s *Store) applyUpdate(ctx context.Context, c *sql.Conn, now string, u Update, files []reportFile, diag string) (UpdateResult, error) {
 	if u.Malformed != "" {
 		return UpdateResult{Outcome: OutcomeMalformed}, nil
 	}
@@ -136,11 +143,92 @@ func (s *Store) applyUpdate(ctx context.Context, tx *sql.Tx, u Update) (UpdateRe
 	if !validUpdateStates[u.State] {
 		return UpdateResult{Outcome: OutcomeInvalidState}, nil
 	}
-	var state, command string
-	var attempt int64
+
+	newState := u.State
+	final := u.State == StateFinished || u.State == StateFailed
+	// nil keeps the column as it is.
+	var attempt, node, batch, pilot, pec, ped, tec, eec, eed, ended, sed any
+	if u.AttemptNr != nil {
+		attempt = *u.AttemptNr
+	}
+	if u.Node != "" {
+		node = truncate(u.Node, maxNodeName)
+	}
+	if u.BatchID != "" {
+		batch = truncate(u.BatchID, maxBatchID)
+	}
+	if u.PilotID != "" {
+		pilot = truncate(u.PilotID, maxPilotID)
+	}
+	if final {
+		if u.PilotErrorCode != nil {
+			pec = absCode(*u.PilotErrorCode)
+		}
+		if u.PilotErrorDiag != nil {
+			ped = truncate(*u.PilotErrorDiag, maxDiag)
+		}
+		if u.TransExitCode != nil {
+			tec = *u.TransExitCode
+		}
+		if u.ExeErrorCode != nil {
+			eec = absCode(*u.ExeErrorCode)
+		}
+		if u.ExeErrorDiag != nil {
+			eed = truncate(*u.ExeErrorDiag, maxDiag)
+		}
+		ended = now
+		if diag != "" {
+			newState = StateFailed
+			sed = truncate(diag, maxDiag)
+		}
+	}
+	var command, fields string
 	var debug, offPending int
-	err := tx.QueryRowContext(ctx, `SELECT state, attempt_nr, command, debug, debug_off_pending FROM jobs WHERE pandaid = ?`,
-		u.JobID).Scan(&state, &attempt, &command, &debug, &offPending)
+	err := s.st.updateJob.QueryRowContext(ctx,
+		sql.Named("state", newState), sql.Named("now", now), sql.Named("node", node), sql.Named("batch", batch),
+		sql.Named("pilot", pilot), sql.Named("pec", pec), sql.Named("ped", ped), sql.Named("tec", tec),
+		sql.Named("eec", eec), sql.Named("eed", eed), sql.Named("ended", ended), sql.Named("sed", sed),
+		sql.Named("id", u.JobID), sql.Named("attempt", attempt), sql.Named("final", final && len(files) > 0),
+	).Scan(&command, &debug, &offPending, &fields)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.notApplied(ctx, u)
+	}
+	if err != nil {
+		return UpdateResult{}, fmt.Errorf("pandalite: update %d: %w", u.JobID, err)
+	}
+
+	var cmds []string
+	if debug != 0 {
+		cmds = append(cmds, "debug")
+	} else if offPending != 0 {
+		cmds = append(cmds, "debugoff")
+	}
+	if offPending != 0 {
+		if _, err := s.st.clearDebugOff.ExecContext(ctx, u.JobID); err != nil {
+			return UpdateResult{}, fmt.Errorf("pandalite: update %d: %w", u.JobID, err)
+		}
+	}
+	if command != "" {
+		cmds = append(cmds, command)
+	}
+	answer := "NULL"
+	if len(cmds) > 0 {
+		answer = strings.Join(cmds, ",")
+	}
+	if final && diag == "" && len(files) > 0 {
+		if err := s.registerFiles(ctx, now, u.JobID, logFileOf(fields), files); err != nil {
+			return UpdateResult{}, err
+		}
+	}
+	return UpdateResult{Outcome: OutcomeUpdated, Command: answer, State: newState}, nil
+}
+
+// notApplied tells why an update of a valid state changed no job: unknown
+// PandaID, another attemptNr, or a job already final.
+func (s *Store) notApplied(ctx context.Context, u Update) (UpdateResult, error) {
+	var state string
+	var attempt int64
+	err := s.st.jobState.QueryRowContext(ctx, u.JobID).Scan(&state, &attempt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return UpdateResult{Outcome: OutcomeUnknownJob, Command: "tobekilled"}, nil
 	}
@@ -153,77 +241,7 @@ func (s *Store) applyUpdate(ctx context.Context, tx *sql.Tx, u Update) (UpdateRe
 	if IsFinal(state) {
 		return UpdateResult{Outcome: OutcomeAlreadyDone, Command: "alreadydone", State: state}, nil
 	}
-
-	var cmds []string
-	if debug != 0 {
-		cmds = append(cmds, "debug")
-	} else if offPending != 0 {
-		cmds = append(cmds, "debugoff")
-	}
-	if command != "" {
-		cmds = append(cmds, command)
-	}
-	answer := "NULL"
-	if len(cmds) > 0 {
-		answer = strings.Join(cmds, ",")
-	}
-
-	now := s.stamp()
-	newState := u.State
-	sets := []string{"state = ?", "n_updates = n_updates + 1", "last_update = ?", "modified = ?", "debug_off_pending = 0"}
-	args := []any{newState, now, now}
-	if u.Node != "" {
-		sets = append(sets, "node = ?")
-		args = append(args, truncate(u.Node, maxNodeName))
-	}
-	if u.BatchID != "" {
-		sets = append(sets, "batch_id = ?")
-		args = append(args, truncate(u.BatchID, maxBatchID))
-	}
-	if u.PilotID != "" {
-		sets = append(sets, "pilot_id = ?")
-		args = append(args, truncate(u.PilotID, maxPilotID))
-	}
-	final := u.State == StateFinished || u.State == StateFailed
-	if final {
-		setCode := func(col string, v *int64) {
-			if v != nil {
-				sets = append(sets, col+" = ?")
-				args = append(args, absCode(*v))
-			}
-		}
-		setDiag := func(col string, v *string) {
-			if v != nil {
-				sets = append(sets, col+" = ?")
-				args = append(args, truncate(*v, maxDiag))
-			}
-		}
-		setCode("pilot_error_code", u.PilotErrorCode)
-		setDiag("pilot_error_diag", u.PilotErrorDiag)
-		if u.TransExitCode != nil {
-			sets = append(sets, "trans_exit_code = ?")
-			args = append(args, *u.TransExitCode)
-		}
-		setCode("exe_error_code", u.ExeErrorCode)
-		setDiag("exe_error_diag", u.ExeErrorDiag)
-		sets = append(sets, "ended = ?")
-		args = append(args, now)
-		diag, err := s.registerFiles(ctx, tx, u.JobID, u.XML)
-		if err != nil {
-			return UpdateResult{}, err
-		}
-		if diag != "" {
-			newState = StateFailed
-			args[0] = newState
-			sets = append(sets, "server_error_diag = ?")
-			args = append(args, truncate(diag, maxDiag))
-		}
-	}
-	args = append(args, u.JobID)
-	if _, err := tx.ExecContext(ctx, `UPDATE jobs SET `+strings.Join(sets, ", ")+` WHERE pandaid = ?`, args...); err != nil {
-		return UpdateResult{}, fmt.Errorf("pandalite: update %d: %w", u.JobID, err)
-	}
-	return UpdateResult{Outcome: OutcomeUpdated, Command: answer, State: newState}, nil
+	return UpdateResult{}, fmt.Errorf("pandalite: update %d: job in state %s not updated", u.JobID, state)
 }
 
 func absCode(v int64) int64 {
@@ -236,57 +254,64 @@ func absCode(v int64) int64 {
 	return v
 }
 
-// registerFiles parses a job output report and registers each file once.
-// It returns a diagnostic when the report is rejected ("" when fine), and
-// an error only for database failures.
-func (s *Store) registerFiles(ctx context.Context, tx *sql.Tx, pandaID int64, xml string) (string, error) {
+// reportFile is one file of an accepted output report.
+type reportFile struct {
+	lfn      string
+	checksum string // "ad:<adler32>" or "md5:<md5>"
+	entry    jobdef.OutputEntry
+}
+
+// checkReport parses a final update's output report (the xml field). It
+// returns the files to register, in LFN order, or a diagnostic when the
+// report is rejected: it does not parse, or an entry has no checksum. No
+// report ("" or NULL) is fine and has no files.
+func checkReport(xml string) ([]reportFile, string) {
 	if strings.TrimSpace(xml) == "" || isUnset(xml) {
-		return "", nil
+		return nil, ""
 	}
 	report, err := jobdef.ParseOutputReport(xml)
 	if err != nil {
-		return "output report rejected: " + err.Error(), nil
+		return nil, "output report rejected: " + err.Error()
 	}
-	var logFile string
-	if j, err := s.jobFieldsTx(ctx, tx, pandaID); err == nil {
-		logFile = fieldStr(j, "logFile")
-	}
-	type entry struct{ lfn, checksum string }
-	var entries []entry
+	files := make([]reportFile, 0, len(report))
 	for _, lfn := range sortedKeys(report) {
 		e := report[lfn]
 		switch {
 		case e.Adler32 != "":
-			entries = append(entries, entry{lfn, "ad:" + strings.ToLower(e.Adler32)})
+			files = append(files, reportFile{lfn, "ad:" + strings.ToLower(e.Adler32), e})
 		case e.MD5Sum != "":
-			entries = append(entries, entry{lfn, "md5:" + strings.ToLower(e.MD5Sum)})
+			files = append(files, reportFile{lfn, "md5:" + strings.ToLower(e.MD5Sum), e})
 		default:
-			return fmt.Sprintf("output report rejected: %s has no checksum", lfn), nil
+			return nil, fmt.Sprintf("output report rejected: %s has no checksum", lfn)
 		}
 	}
-	now := s.stamp()
-	for _, en := range entries {
-		e := report[en.lfn]
-		kind := "output"
-		if en.lfn == logFile {
-			kind = "log"
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO files (pandaid, lfn, guid, fsize, checksum, surl, endpoint, kind, time)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pandaid, lfn) DO NOTHING`,
-			pandaID, en.lfn, e.GUID, e.FSize, en.checksum, e.SURL, e.Endpoint, kind, now)
-		if err != nil {
-			return "", fmt.Errorf("pandalite: register %s of job %d: %w", en.lfn, pandaID, err)
-		}
-	}
-	return "", nil
+	return files, ""
 }
 
-func (s *Store) jobFieldsTx(ctx context.Context, tx *sql.Tx, pandaID int64) (Object, error) {
-	var fields string
-	if err := tx.QueryRowContext(ctx, `SELECT fields FROM jobs WHERE pandaid = ?`, pandaID).Scan(&fields); err != nil {
-		return nil, err
+// registerFiles registers each file of a job's output report once; the
+// one named logFile is the log.
+func (s *Store) registerFiles(ctx context.Context, now string, pandaID int64, logFile string, files []reportFile) error {
+	for _, f := range files {
+		kind := "output"
+		if f.lfn == logFile {
+			kind = "log"
+		}
+		_, err := s.st.insertFile.ExecContext(ctx, pandaID, f.lfn, f.entry.GUID, f.entry.FSize, f.checksum,
+			f.entry.SURL, f.entry.Endpoint, kind, now)
+		if err != nil {
+			return fmt.Errorf("pandalite: register %s of job %d: %w", f.lfn, pandaID, err)
+		}
 	}
-	return ParseObject([]byte(fields))
+	return nil
+}
+
+// logFileOf returns the logFile field of a stored job definition.
+func logFileOf(fields string) string {
+	j, err := ParseObject([]byte(fields))
+	if err != nil {
+		return ""
+	}
+	return fieldStr(j, "logFile")
 }
 
 // UpdateRecord is one update in a job's history.
@@ -332,7 +357,7 @@ func (s *Store) Updates(ctx context.Context, pandaID int64) ([]UpdateRecord, err
 		q += ` WHERE pandaid = ?`
 		args = append(args, pandaID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pandalite: list updates: %w", err)
 	}
@@ -378,7 +403,7 @@ func (s *Store) Files(ctx context.Context, pandaID int64) ([]FileRecord, error) 
 		q += ` WHERE pandaid = ?`
 		args = append(args, pandaID)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY pandaid, lfn`, args...)
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY pandaid, lfn`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pandalite: list files: %w", err)
 	}
@@ -408,7 +433,7 @@ func (s *Store) Statuses(ctx context.Context, ids []int64) ([]JobStatus, error) 
 	out := make([]JobStatus, 0, len(ids))
 	for _, id := range ids {
 		st := JobStatus{PandaID: id}
-		err := s.db.QueryRowContext(ctx, `SELECT state, attempt_nr FROM jobs WHERE pandaid = ?`, id).Scan(&st.State, &st.AttemptNr)
+		err := s.r.QueryRowContext(ctx, `SELECT state, attempt_nr FROM jobs WHERE pandaid = ?`, id).Scan(&st.State, &st.AttemptNr)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 		case err != nil:
