@@ -76,7 +76,7 @@ func CopyChecksum(ctx context.Context, dst io.Writer, src io.Reader, t jobdef.Ch
 			return n, jobdef.Checksum{}, fmt.Errorf("copy interrupted after %d bytes: %w", n, context.Cause(ctx))
 		}
 		buf := <-free
-		nr, rerr := src.Read(buf)
+		nr, rerr := fill(src, buf)
 		if nr > 0 {
 			nw, werr := dst.Write(buf[:nr])
 			n += int64(nw)
@@ -103,6 +103,24 @@ func CopyChecksum(ctx context.Context, dst io.Writer, src io.Reader, t jobdef.Ch
 			return n, jobdef.Checksum{}, fmt.Errorf("read: %w", rerr)
 		}
 	}
+}
+
+// fill reads into buf until it is full, the source ends or fails (io.ReadFull without its
+// error translation): a socket or pipe delivers a few KiB per read, and whole chunks mean
+// fewer writes and hand-overs to the hasher.
+func fill(src io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := src.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			return n, nil
+		}
+	}
+	return n, nil
 }
 
 // ChecksumOf reads the file at path once and returns its checksum of type t, checking ctx

@@ -15,8 +15,8 @@
 // Get streams the object into a temporary file next to the destination, computing the
 // checksum on the way, checks size (against the expectation and the object's) and
 // checksum (against the expectation and the object's "adler32" user metadata, when set),
-// and renames it into place. Put streams the local file up (multipart above PartSize),
-// hashing what it sends, stores an expected adler32 as the object's "adler32" user
+// and renames it into place. Put streams the local file up (one PUT up to 5 GiB, else in
+// parts of PartSize), hashing what it sends, stores an expected adler32 as the object's "adler32" user
 // metadata, and checks the stored size with a HEAD; a failed upload is removed (with its
 // incomplete multipart upload).
 package s3
@@ -50,6 +50,8 @@ import (
 const (
 	DefaultRegion   = "us-east-1"
 	DefaultPartSize = 64 << 20
+	// MaxSinglePut is the largest object S3 accepts in one PUT.
+	MaxSinglePut = 5 << 30
 	// MetaAdler32 is the user metadata key (x-amz-meta-adler32) holding an object's adler32.
 	MetaAdler32    = "adler32"
 	cleanupTimeout = 30 * time.Second
@@ -74,9 +76,18 @@ type Options struct {
 	Region string
 	// TLSConfig holds the CAs for https endpoints; nil means the system's. It is cloned.
 	TLSConfig *tls.Config
-	// PartSize is the multipart part size (at least 5 MiB); 0 means DefaultPartSize. Larger
-	// files are uploaded in parts, each read once into a buffer of this size.
+	// PartSize is the multipart part size (at least 5 MiB); 0 means DefaultPartSize.
 	PartSize uint64
+	// SinglePutLimit is the largest file streamed in one PUT, without buffering; larger
+	// files, and sources of unknown size, go up in parts, each read once into a buffer of
+	// PartSize. 0 means MaxSinglePut.
+	SinglePutLimit int64
+	// SignPayload signs uploads chunk by chunk (SHA-256 over every byte, checked by the
+	// server) on plain http, where the S3 client otherwise does. Off, uploads are sent as
+	// UNSIGNED-PAYLOAD, as the client always does over https: the mover checks the stored
+	// size, and the checksum against an expectation, itself. Signing halves the upload rate
+	// on a loaded machine (SHA-256 on both ends).
+	SignPayload bool
 	// Getenv reads the environment at New; nil means os.Getenv.
 	Getenv func(string) string
 	// Log receives a debug entry per transfer and clean-up warnings; nil discards.
@@ -90,6 +101,8 @@ type Mover struct {
 	endpoints      map[string]Endpoint
 	region         string
 	partSize       uint64
+	singlePut      int64
+	signPayload    bool
 	transport      *http.Transport
 	log            logrus.FieldLogger
 }
@@ -108,7 +121,7 @@ func New(opts Options) *Mover {
 		getenv = os.Getenv
 	}
 	m := &Mover{access: opts.AccessKey, secret: opts.SecretKey, region: opts.Region, partSize: opts.PartSize,
-		endpoints: make(map[string]Endpoint, len(opts.Endpoints)), log: opts.Log}
+		singlePut: opts.SinglePutLimit, signPayload: opts.SignPayload, endpoints: make(map[string]Endpoint, len(opts.Endpoints)), log: opts.Log}
 	for k, v := range opts.Endpoints {
 		m.endpoints[strings.ToLower(k)] = v
 	}
@@ -126,6 +139,9 @@ func New(opts Options) *Mover {
 	}
 	if m.partSize == 0 {
 		m.partSize = DefaultPartSize
+	}
+	if m.singlePut <= 0 || m.singlePut > MaxSinglePut {
+		m.singlePut = MaxSinglePut
 	}
 	if m.log == nil {
 		l := logrus.New()
@@ -436,7 +452,8 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	opts := minio.PutObjectOptions{PartSize: m.partSize, ContentType: "application/octet-stream"}
+	opts := minio.PutObjectOptions{PartSize: m.partSize, ContentType: "application/octet-stream",
+		DisableContentSha256: !m.signPayload, DisableMultipart: size >= 0 && size <= m.singlePut}
 	if typ == jobdef.Adler32 && t.Checksum.Value != "" {
 		opts.UserMetadata = map[string]string{MetaAdler32: strings.ToLower(t.Checksum.Value)}
 	}

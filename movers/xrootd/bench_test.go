@@ -80,7 +80,9 @@ func get(b *testing.B, m movers.Mover, url, dst string, size int64) {
 	}
 }
 
-// BenchmarkPut compares uploads to a loopback xrootd: bare xrdcp and the mover.
+// BenchmarkPut compares uploads to a loopback xrootd: bare xrdcp, xrdcp with persist on
+// successful close or with adler32 (computed by xrdcp for the source and by the server for
+// the stored file), and the mover.
 func BenchmarkPut(b *testing.B) {
 	gridtest.NeedPrograms(b, gridtest.XrootdPackages, "xrdcp")
 	x := gridtest.StartXrootd(b)
@@ -92,14 +94,23 @@ func BenchmarkPut(b *testing.B) {
 	env := append(os.Environ(), "XRD_CONNECTIONWINDOW=10", "XRD_CONNECTIONRETRY=1")
 	m := xrootd.New(xrootd.Options{})
 	i := 0
-	for _, name := range []string{"xrdcp", "mover"} {
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		flags []string // xrdcp flags; nil runs the mover
+	}{
+		{"xrdcp", []string{"-np", "-f"}},
+		{"xrdcp-posc", []string{"-np", "-f", "--posc"}},
+		{"xrdcp-cksum", []string{"-np", "-f", "--cksum", "adler32:print"}},
+		{"mover", nil},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
 				i++
 				url := fmt.Sprintf("%s//out/%d", x.RootURL, i)
-				if name == "xrdcp" {
-					res, err := timedcmd.Run(b.Context(), timedcmd.Spec{Path: "xrdcp", Args: []string{"xrdcp", "-np", "-f", src, url}, Env: env})
+				if c.flags != nil {
+					args := append(append([]string{"xrdcp"}, c.flags...), src, url)
+					res, err := timedcmd.Run(b.Context(), timedcmd.Spec{Path: "xrdcp", Args: args, Env: env})
 					if err != nil || !res.Success() {
 						b.Fatalf("xrdcp: %v %s", err, res.StderrTail)
 					}

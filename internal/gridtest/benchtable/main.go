@@ -1,11 +1,14 @@
 // Command benchtable measures the grid movers against the bare tools on real servers
-// started on 127.0.0.1 (nginx WebDAV and XRootD, see internal/gridtest) and prints a
-// Markdown table: the davs mover against curl (GET and PUT, nginx), the xrdcp mover against
-// bare xrdcp (with and without xrdcp's own adler32), and the gfal mover against bare
-// gfal-copy, each pair measured in the same run on the same file. Rates are MB/s (10^6
-// bytes per second), the median of -runs rounds. Used by "make bench".
+// started on 127.0.0.1 (nginx WebDAV, XRootD and Versity S3 Gateway, see internal/gridtest)
+// and prints a Markdown table: the davs mover against curl (GET and PUT, nginx), the xrdcp
+// mover against bare xrdcp (with and without xrdcp's own adler32), the gfal mover against
+// bare gfal-copy and the s3 mover against curl --aws-sigv4, each pair measured in the same
+// run on the same file, alternating which goes first. Rates are MB/s (10^6 bytes per
+// second), the median of -runs rounds; CPU is the client's user+system time (the mover's
+// process and the tools it runs), median too, which other work on the machine disturbs much
+// less than the rates. Used by "make bench".
 //
-//	go run ./internal/gridtest/benchtable -size 256MiB -runs 3
+//	go run ./internal/gridtest/benchtable -size 256MiB -runs 3 [-only xrdcp]
 package main
 
 import (
@@ -20,12 +23,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gopilot/gopilot/internal/gridtest"
 	"github.com/gopilot/gopilot/movers"
 	"github.com/gopilot/gopilot/movers/davs"
 	"github.com/gopilot/gopilot/movers/gfal"
+	"github.com/gopilot/gopilot/movers/s3"
 	"github.com/gopilot/gopilot/movers/xrootd"
 	"github.com/gopilot/gopilot/timedcmd"
 )
@@ -34,13 +39,14 @@ func main() {
 	sizeFlag := flag.String("size", "256MiB", "file size: bytes or with a unit (KiB, MiB, GiB, KB, MB, GB)")
 	runsFlag := flag.Int("runs", 3, "rounds; the table shows the median of each method")
 	dirFlag := flag.String("dir", os.TempDir(), "parent directory for the servers and files")
+	onlyFlag := flag.String("only", "", "run only the rows whose transfer or mover contains this text")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
 	if err == nil && size <= 0 {
 		err = errors.New("size must be positive")
 	}
 	if err == nil {
-		err = run(context.Background(), size, max(*runsFlag, 1), *dirFlag)
+		err = run(context.Background(), size, max(*runsFlag, 1), *dirFlag, *onlyFlag)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -85,10 +91,24 @@ type pair struct {
 	moverRun   func(round int) error
 	bareTimes  []time.Duration
 	moverTimes []time.Duration
+	bareCPU    []time.Duration
+	moverCPU   []time.Duration
 	skip       string
 }
 
-func run(ctx context.Context, size int64, runs int, parent string) error {
+// cpuTime is the user+system time of this process and of its waited-for children.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
+}
+
+func run(ctx context.Context, size int64, runs int, parent, only string) error {
 	base, err := os.MkdirTemp(parent, "gridbench-")
 	if err != nil {
 		return err
@@ -106,6 +126,10 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 		return err
 	}
 	xrdDir, err := mk("xrootd")
+	if err != nil {
+		return err
+	}
+	s3Dir, err := mk("s3")
 	if err != nil {
 		return err
 	}
@@ -128,6 +152,13 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 		return err
 	}
 	defer x.Stop()
+	s3srv, s3err := gridtest.LaunchS3(ctx, gridtest.S3Options{Dir: s3Dir})
+	if s3err == nil {
+		defer s3srv.Stop()
+		if err := s3srv.WriteFile("bench/in/src.bin", data); err != nil {
+			return err
+		}
+	}
 	if err := n.WriteFile("in/src.bin", data); err != nil {
 		return err
 	}
@@ -159,9 +190,20 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 	}
 	dm := davs.New(davs.Options{})
 	xm := xrootd.New(xrootd.Options{})
+	xmt := xrootd.New(xrootd.Options{ToolChecksum: true})
 	gm := gfal.New(gfal.Options{})
 	nurl := func(p string) string { return n.URL + p }
 	xurl := func(p string) string { return x.RootURL + "/" + p }
+	var sm *s3.Mover
+	var surl, scurl func(p string) string
+	var sigv4 []string
+	if s3err == nil {
+		sm = s3.New(s3.Options{AccessKey: s3srv.AccessKey, SecretKey: s3srv.SecretKey})
+		surl = func(p string) string { return "s3://" + s3srv.Endpoint + "/bench" + p }
+		scurl = func(p string) string { return s3srv.URL + "/bench" + p }
+		sigv4 = []string{"--aws-sigv4", "aws:amz:us-east-1:s3", "--user", s3srv.AccessKey + ":" + s3srv.SecretKey,
+			"-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD"}
+	}
 	pairs := []*pair{
 		{what: "GET nginx", bare: "curl", mvr: "davs mover (adler32 while streaming)",
 			bareRun:  func(r int) error { return tool("curl", "-sSf", "-o", dst("curl-get", r), nurl("/in/src.bin")) },
@@ -171,14 +213,14 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 				return tool("curl", "-sSf", "-o", "/dev/null", "-T", src, nurl(fmt.Sprintf("/out/curl.%d", r)))
 			},
 			moverRun: func(r int) error { return mover(dm, false, src, nurl(fmt.Sprintf("/out/davs.%d", r))) }},
-		{what: "get xrootd", bare: "xrdcp", mvr: "xrdcp mover (--cksum adler32:print)",
+		{what: "get xrootd", bare: "xrdcp", mvr: "xrdcp mover (xrdcp to a pipe, adler32 in the mover)",
 			bareRun:  func(r int) error { return tool("xrdcp", "-np", "-f", xurl("/in/src.bin"), dst("xrdcp-get", r)) },
 			moverRun: func(r int) error { return mover(xm, true, xurl("/in/src.bin"), dst("xm-get", r)) }},
-		{what: "get xrootd", bare: "xrdcp --cksum adler32:print", mvr: "xrdcp mover",
+		{what: "get xrootd", bare: "xrdcp --cksum adler32:print", mvr: "xrdcp mover, ToolChecksum (--cksum adler32:print)",
 			bareRun: func(r int) error {
 				return tool("xrdcp", "-np", "-f", "--cksum", "adler32:print", xurl("/in/src.bin"), dst("xrdcpck-get", r))
 			},
-			moverRun: func(r int) error { return mover(xm, true, xurl("/in/src.bin"), dst("xm2-get", r)) }},
+			moverRun: func(r int) error { return mover(xmt, true, xurl("/in/src.bin"), dst("xm2-get", r)) }},
 		{what: "put xrootd", bare: "xrdcp", mvr: "xrdcp mover (--posc, --cksum adler32:print)",
 			bareRun:  func(r int) error { return tool("xrdcp", "-np", "-f", src, xurl(fmt.Sprintf("/out/xrdcp.%d", r))) },
 			moverRun: func(r int) error { return mover(xm, false, src, xurl(fmt.Sprintf("/out/xm.%d", r))) }},
@@ -192,15 +234,27 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 				return tool("gfal-copy", "-f", movers.FileURL(src), xurl(fmt.Sprintf("/out/gfal.%d", r)))
 			},
 			moverRun: func(r int) error { return mover(gm, false, src, xurl(fmt.Sprintf("/out/gm.%d", r))) }},
+		{what: "GET s3", bare: "curl --aws-sigv4", mvr: "s3 mover (adler32 while streaming)",
+			bareRun: func(r int) error {
+				return tool(append(append([]string{"curl", "-sSf"}, sigv4...), "-o", dst("curl-s3", r), scurl("/in/src.bin"))...)
+			},
+			moverRun: func(r int) error { return mover(sm, true, surl("/in/src.bin"), dst("s3-get", r)) }},
+		{what: "PUT s3", bare: "curl --aws-sigv4 -T", mvr: "s3 mover (adler32 while streaming)",
+			bareRun: func(r int) error {
+				return tool(append(append([]string{"curl", "-sSf"}, sigv4...), "-o", "/dev/null", "-T", src, scurl(fmt.Sprintf("/out/curl.%d", r)))...)
+			},
+			moverRun: func(r int) error { return mover(sm, false, src, surl(fmt.Sprintf("/out/s3.%d", r))) }},
 	}
-	if gridtest.LookPrograms("xrootd-client", "xrdcp") != nil {
-		for _, p := range pairs[2:5] {
+	for _, p := range pairs {
+		switch {
+		case only != "" && !strings.Contains(p.what+" "+p.bare+" "+p.mvr, only):
+			p.skip = "not selected (-only)"
+		case strings.Contains(p.bare, "xrdcp") && gridtest.LookPrograms("xrootd-client", "xrdcp") != nil:
 			p.skip = "xrdcp not installed"
-		}
-	}
-	if gm.Check(ctx) != nil {
-		for _, p := range pairs[5:] {
+		case strings.Contains(p.bare, "gfal") && gm.Check(ctx) != nil:
 			p.skip = "gfal tools not installed or not runnable"
+		case strings.Contains(p.what, "s3") && s3err != nil:
+			p.skip = "no S3 server: " + strings.SplitN(s3err.Error(), "\n", 2)[0]
 		}
 	}
 	for round := range runs {
@@ -214,30 +268,34 @@ func run(ctx context.Context, size int64, runs int, parent string) error {
 				order = []bool{false, true}
 			}
 			for _, bare := range order {
-				f, times := p.moverRun, &p.moverTimes
+				f, times, cpus := p.moverRun, &p.moverTimes, &p.moverCPU
 				if bare {
-					f, times = p.bareRun, &p.bareTimes
+					f, times, cpus = p.bareRun, &p.bareTimes, &p.bareCPU
 				}
-				start := time.Now()
+				cpu0, start := cpuTime(), time.Now()
 				if err := f(round); err != nil {
 					return fmt.Errorf("%s: %w", p.what, err)
 				}
 				*times = append(*times, time.Since(start))
+				*cpus = append(*cpus, cpuTime()-cpu0)
 			}
 			cleanLocal(work)
 		}
 	}
 	fmt.Printf("File of %d bytes (%.0f MiB), median of %d rounds, servers on 127.0.0.1; MB/s = 10^6 bytes/s.\n\n",
 		size, float64(size)/(1<<20), runs)
-	fmt.Println("| transfer | bare tool | MB/s | mover | MB/s | mover time / bare time |")
-	fmt.Println("|---|---|---:|---|---:|---:|")
+	fmt.Println("| transfer | bare tool | MB/s | CPU s | mover | MB/s | CPU s | mover time / bare time |")
+	fmt.Println("|---|---|---:|---:|---|---:|---:|---:|")
 	for _, p := range pairs {
 		if p.skip != "" {
-			fmt.Printf("| %s | %s | – | %s | – | skipped: %s |\n", p.what, p.bare, p.mvr, p.skip)
+			if only == "" || !strings.HasPrefix(p.skip, "not selected") {
+				fmt.Printf("| %s | %s | – | – | %s | – | – | skipped: %s |\n", p.what, p.bare, p.mvr, p.skip)
+			}
 			continue
 		}
 		b, m := median(p.bareTimes), median(p.moverTimes)
-		fmt.Printf("| %s | %s | %.0f | %s | %.0f | %.2f (%+.0f %%) |\n", p.what, p.bare, rate(size, b), p.mvr, rate(size, m),
+		fmt.Printf("| %s | %s | %.0f | %.2f | %s | %.0f | %.2f | %.2f (%+.0f %%) |\n", p.what, p.bare, rate(size, b),
+			median(p.bareCPU).Seconds(), p.mvr, rate(size, m), median(p.moverCPU).Seconds(),
 			m.Seconds()/b.Seconds(), 100*(m.Seconds()/b.Seconds()-1))
 	}
 	return nil
