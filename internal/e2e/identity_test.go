@@ -4,19 +4,14 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/gopilot/gopilot/internal/sitetest"
 )
@@ -58,42 +53,11 @@ func identityReady(t *testing.T, tools ...string) {
 	}
 }
 
-// identityAccount creates a throwaway local account, removed with userdel -r at the end.
+// identityAccount creates a throwaway local account, removed at the end.
 func identityAccount(t *testing.T) (name string, uid int) {
 	t.Helper()
-	b := make([]byte, 8)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	for i := range b {
-		b[i] = 'a' + b[i]%26
-	}
-	name = "gpe" + string(b)
-	identityAdmin(t, "useradd", "-m", "-U", "-s", "/bin/bash", name)
-	t.Cleanup(func() { identityAdmin(t, "userdel", "-r", name) })
-	u, err := user.Lookup(name)
-	must(t, err)
-	uid, err = strconv.Atoi(u.Uid)
-	must(t, err)
-	return name, uid
-}
-
-// identityAdmin runs useradd/userdel, retrying while another process holds the lock.
-func identityAdmin(t *testing.T, name string, args ...string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-		cancel()
-		if err == nil || strings.Contains(string(out), "mail spool") {
-			return
-		}
-		if time.Now().After(deadline) || !(bytes.Contains(out, []byte("lock")) || bytes.Contains(out, []byte("try again"))) {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	a := sitetest.NewAccount(t, "gpe")
+	return a.Name, a.UID
 }
 
 // openSite makes the site's directories searchable by every account (test temporary
