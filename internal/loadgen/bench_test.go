@@ -11,21 +11,25 @@ import (
 )
 
 // BenchmarkDispatch measures complete job cycles (getJob and three
-// updates) through a local pandalite, one op per job, for several pilot
-// counts and both APIs. It reports cycles/s and the p99 latencies as seen
+// updates) through an in-process pandalite, one op per job, for several
+// pilot counts, both APIs and both legacy encodings. It reports cycles/s and the p99 latencies as seen
 // by the pilots, and fails if a job is handed out twice or an update is
 // lost.
 func BenchmarkDispatch(b *testing.B) {
-	for _, api := range []server.API{server.Legacy, server.V1} {
+	for _, enc := range []struct {
+		name string
+		api  server.API
+		form bool
+	}{{"legacy", server.Legacy, false}, {"legacy-form", server.Legacy, true}, {"v1", server.V1, false}} {
 		for _, n := range []int{10, 100, 500} {
-			b.Run(fmt.Sprintf("api=%s/pilots=%d", api, n), func(b *testing.B) {
-				benchDispatch(b, api, n)
+			b.Run(fmt.Sprintf("api=%s/pilots=%d", enc.name, n), func(b *testing.B) {
+				benchDispatch(b, enc.api, enc.form, n)
 			})
 		}
 	}
 }
 
-func benchDispatch(b *testing.B, api server.API, pilots int) {
+func benchDispatch(b *testing.B, api server.API, form bool, pilots int) {
 	ctx, cancel := context.WithTimeoutCause(context.Background(), 10*time.Minute, fmt.Errorf("benchmark took over 10 min"))
 	defer cancel()
 	l, err := StartLocal(ctx, filepath.Join(b.TempDir(), "jobs.db"), nil)
@@ -33,13 +37,12 @@ func benchDispatch(b *testing.B, api server.API, pilots int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = l.Close(context.Background()) })
-	jobs := max(b.N, pilots)
-	ids, err := l.Store.Submit(ctx, DefaultSite, JobDefinitions(jobs, DefaultSite, "bench")...)
+	ids, err := l.Store.Submit(ctx, DefaultSite, JobDefinitions(b.N, DefaultSite, "bench")...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
-	res, err := Run(ctx, Config{URL: l.URL, Site: DefaultSite, Pilots: pilots, API: api})
+	res, err := Run(ctx, Config{URL: l.URL, Site: DefaultSite, Pilots: pilots, API: api, FormEncoding: form})
 	b.StopTimer()
 	if err != nil {
 		b.Fatal(err)

@@ -97,6 +97,7 @@ type JobTrace struct {
 type Result struct {
 	Pilots int
 	API    server.API
+	Form   bool // legacy pilots used form bodies (Config.FormEncoding)
 	// Cycles counts complete job cycles: a job received and its three
 	// updates answered with StatusCode 0 and no command.
 	Cycles int
@@ -215,7 +216,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cpu0, t0 := processCPU(), time.Now()
 	close(start)
 	wg.Wait()
-	res := &Result{Pilots: cfg.Pilots, API: cfg.API, Elapsed: time.Since(t0), CPU: processCPU() - cpu0, Jobs: map[int64]*JobTrace{}}
+	res := &Result{Pilots: cfg.Pilots, API: cfg.API, Form: cfg.FormEncoding && cfg.API == server.Legacy, Elapsed: time.Since(t0), CPU: processCPU() - cpu0, Jobs: map[int64]*JobTrace{}}
 
 	var gets, updates []time.Duration
 	for i := range logs {

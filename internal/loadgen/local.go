@@ -171,7 +171,8 @@ func RunProcessRound(ctx context.Context, bin, dir string, cfg Config, jobs int,
 	return r, nil
 }
 
-// WriteTable writes rounds as an aligned table: pilots, API, jobs,
+// WriteTable writes rounds as an aligned table: pilots, API ("/form"
+// added for form bodies), jobs,
 // complete cycles per second, getJob and updateJob p50/p99, errors,
 // double dispatches, lost updates and the check's verdict.
 func WriteTable(w io.Writer, rounds []*Round) error {
@@ -182,12 +183,16 @@ func WriteTable(w io.Writer, rounds []*Round) error {
 		if !r.Check.OK() {
 			verdict = "FAIL"
 		}
+		api := string(r.Result.API)
+		if r.Result.Form {
+			api += "/form"
+		}
 		srv := "-"
 		if c := r.ServerCPUPerCycle(); c > 0 {
 			srv = ms(c)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t\n",
-			r.Result.Pilots, r.Result.API, r.Check.Jobs, r.Result.CyclesPerSecond(),
+			r.Result.Pilots, api, r.Check.Jobs, r.Result.CyclesPerSecond(),
 			ms(r.Result.GetJob.P50), ms(r.Result.GetJob.P99), ms(r.Result.Update.P50), ms(r.Result.Update.P99), srv, ms(r.ClientCPUPerCycle()),
 			r.Result.Errors, r.Check.DoubleDispatch, r.Check.LostUpdates, verdict)
 	}
