@@ -9,6 +9,7 @@
 // file sizes, retries with back-off, falls back to the next mover, verifies sizes and
 // checksums, records the outcome in each jobdef.FileSpec and returns PanDA error codes.
 //
-// Concrete movers live in sub-packages (movers/local, ...); movers/moverstest holds the
-// conformance suite every mover must pass.
+// Concrete movers live in sub-packages: movers/local (copy, symlink, mv), movers/xrootd
+// (xrdcp), movers/gfal (gfal-copy), movers/davs (WebDAV/HTTPS) and movers/s3 (object
+// stores); movers/moverstest holds the conformance suite every mover must pass.
 package movers
