@@ -81,7 +81,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Log receives retry and fallback messages; nil discards them.
 	Log logrus.FieldLogger
-	// RetryMax is the number of retries of idempotent calls (updates, GETs); default 4.
+	// RetryMax is the number of retries of idempotent calls (updates, GETs);
+	// 0 means the default 4, a negative value no retries at all.
 	RetryMax int
 	// RetryWaitMin and RetryWaitMax bound the exponential back-off (with
 	// jitter); Retry-After from the server is honoured. Defaults 1 s and 60 s.
@@ -99,6 +100,10 @@ type Client struct {
 
 	mu       sync.Mutex
 	resolved API // for Auto: the API that answered
+
+	// zws holds gzip writers for reuse: a new one costs about 800 kB of
+	// allocations, more than the request it compresses.
+	zws sync.Pool
 }
 
 // New builds a Client.
@@ -233,7 +238,7 @@ func (c *Client) post(ctx context.Context, rc *retryablehttp.Client, path string
 		if err != nil {
 			return nil, err
 		}
-		body = gzipBytes(js)
+		body = c.gzipBytes(js)
 		hdr.Set("Content-Type", "application/json")
 		hdr.Set("Content-Encoding", "gzip")
 		hdr.Set("Accept", "application/json")
@@ -245,7 +250,7 @@ func (c *Client) post(ctx context.Context, rc *retryablehttp.Client, path string
 		if err != nil {
 			return nil, err
 		}
-		body = gzipBytes(js)
+		body = c.gzipBytes(js)
 		hdr = gzipJSONHeader()
 	}
 	return c.do(ctx, rc, http.MethodPost, u, body, hdr)
@@ -533,7 +538,7 @@ func (c *Client) updateJob(ctx context.Context, rep *jobdef.UpdateReport, api AP
 		body, err = c.send(ctx, c.update, "/server/panda/updateJob", []byte(rep.LegacyForm().Encode()), formHeader())
 	default:
 		// LegacyJSON keeps floats as floats (1.0), as Python's json.dumps does.
-		body, err = c.send(ctx, c.update, "/server/panda/updateJob", gzipBytes(rep.LegacyJSON()), gzipJSONHeader())
+		body, err = c.send(ctx, c.update, "/server/panda/updateJob", c.gzipBytes(rep.LegacyJSON()), gzipJSONHeader())
 	}
 	if err != nil {
 		return nil, err
@@ -693,11 +698,17 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("server refused %s: %s", e.Method, clip(e.Message, 200))
 }
 
-func gzipBytes(b []byte) []byte {
+func (c *Client) gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
+	zw, _ := c.zws.Get().(*gzip.Writer)
+	if zw == nil {
+		zw = gzip.NewWriter(&buf)
+	} else {
+		zw.Reset(&buf)
+	}
 	_, _ = zw.Write(b)
 	_ = zw.Close()
+	c.zws.Put(zw)
 	return buf.Bytes()
 }
 
