@@ -22,6 +22,9 @@ echo
 echo "## pilot cost per job (${BENCH_JOBS:-100} trivial jobs in one pilot)"
 go run ./internal/benchpilot -n "${BENCH_JOBS:-100}" -bin "${BIN:-bin}"
 echo
+echo "## many pilots on one server (pandalite load, N = 10, 100, 500)"
+scripts/bench-load.sh
+echo
 echo "## soak: ${SOAK_JOBS:-1000} jobs, 4 pilots, 10% server faults"
 go run ./internal/soak -jobs "${SOAK_JOBS:-1000}" -bin "${BIN:-bin}" || echo "soak: jobs lost or duplicated (see above)"
 echo
