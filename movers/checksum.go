@@ -178,9 +178,8 @@ var ErrChecksumMismatch = errors.New("checksum mismatch")
 // the source is read in chunks of ChunkSize, and a chunk is hashed once Read has handed
 // all of it out, overlapping with what the consumer does next. Nothing is read twice.
 //
-// Read and Stop may be called from different goroutines. Sum is valid once Read has
-// returned io.EOF; Close must be called to end the hashing goroutine in every case. The
-// source itself is not closed.
+// Read and Stop may be called from different goroutines. Sum, Stop or Close must be called
+// to end the hashing goroutine. The source itself is not closed.
 type ChecksumReader struct {
 	typ  jobdef.ChecksumType
 	h    hash.Hash
@@ -272,9 +271,10 @@ func (c *ChecksumReader) Err() error {
 	return c.err
 }
 
-// Stop makes every later Read fail and waits for a Read in progress to return. Use it
-// when the consumer may still be reading in another goroutine (an HTTP transport that
-// received an answer before it sent the whole body).
+// Stop makes every later Read fail and waits for a Read in progress to return, without
+// computing a checksum. Use Sum instead when the consumer may still be reading in another
+// goroutine (an HTTP transport that received an answer before it sent the whole body):
+// Sum takes the same lock.
 func (c *ChecksumReader) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -290,13 +290,19 @@ func (c *ChecksumReader) closeLocked() {
 	<-c.done
 }
 
-// Sum returns the checksum of all bytes read once Read has returned io.EOF; ok is false
-// before (or when the source failed). It ends the hashing goroutine.
+// Sum ends the hashing goroutine (Read fails afterwards) and returns the checksum of the n
+// bytes handed out. ok is false when bytes read from the source were not all handed out
+// (the consumer stopped in the middle of a chunk) or Stop came first; the caller compares n
+// with the size it expects (a consumer that reads an exact length never sees io.EOF).
 func (c *ChecksumReader) Sum() (sum jobdef.Checksum, n int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != io.EOF || c.cur != nil { // every chunk went to the hasher when Read returned EOF
+	if c.closed || c.off != len(c.cur) {
 		return jobdef.Checksum{}, c.n, false
+	}
+	if c.cur != nil {
+		c.work <- c.cur
+		c.cur, c.off = nil, 0
 	}
 	c.closeLocked()
 	return SumOf(c.typ, c.h), c.n, true

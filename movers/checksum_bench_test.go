@@ -100,9 +100,6 @@ func TestChecksumReader(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, ok := c.Sum(); ok && n > 0 {
-				t.Error("Sum before EOF is ok")
-			}
 			var got bytes.Buffer
 			// small reads, as an HTTP transport does
 			if _, err := io.CopyBuffer(struct{ io.Writer }{&got}, struct{ io.Reader }{c}, make([]byte, 32<<10)); err != nil {
@@ -141,6 +138,25 @@ func TestChecksumReaderStop(t *testing.T) {
 	}
 	if _, _, ok := c.Sum(); ok {
 		t.Error("Sum of a stopped reader is ok")
+	}
+}
+
+// TestChecksumReaderExactLength: a consumer that reads exactly the length it was told (an
+// HTTP transport with a Content-Length) gets the checksum without reading io.EOF, and a
+// consumer that stops inside a chunk gets none.
+func TestChecksumReaderExactLength(t *testing.T) {
+	data := moverstest.Data(movers.ChunkSize + 1000)
+	c, _ := movers.NewChecksumReader(bytes.NewReader(data), jobdef.Adler32)
+	if _, err := io.ReadFull(c, make([]byte, len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if sum, n, ok := c.Sum(); !ok || n != int64(len(data)) || sum != moverstest.Adler32(data) {
+		t.Errorf("Sum after an exact read = %v %d %v", sum, n, ok)
+	}
+	c, _ = movers.NewChecksumReader(bytes.NewReader(data), jobdef.Adler32)
+	io.ReadFull(c, make([]byte, 10))
+	if _, n, ok := c.Sum(); ok || n != 10 {
+		t.Errorf("Sum inside a chunk: n %d ok %v", n, ok)
 	}
 }
 

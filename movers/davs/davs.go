@@ -527,10 +527,9 @@ func newBodyRun(f *os.File, typ jobdef.ChecksumType) (*bodyRun, error) {
 func (b *bodyRun) Read(p []byte) (int, error) { return b.cr.Read(p) }
 func (b *bodyRun) Close() error               { return nil }
 
-// finish stops the pass (a transport still writing gets an error) and returns the number
-// of bytes handed out and, when the whole file was, their checksum.
+// finish ends the pass (a transport still writing gets an error) and returns the number of
+// bytes handed out and their checksum; ok is false when it stopped inside a chunk.
 func (b *bodyRun) finish() (movers.Result, bool) {
-	b.cr.Stop()
 	sum, n, ok := b.cr.Sum()
 	b.cr.Close()
 	b.f.Close()
@@ -601,9 +600,9 @@ func (m *Mover) put(ctx context.Context, u, src string, in *os.File, fi fs.FileI
 	if fi.Size() == 0 {
 		return movers.Result{Checksum: movers.SumOf(typ, movers.NewHasher(typ))}, 0, nil
 	}
-	if !complete {
+	if !complete || last.Bytes != fi.Size() {
 		return movers.Result{}, 0, &movers.Error{Op: op, Code: movers.GenericCode(op), Retryable: true,
-			Err: fmt.Errorf("the server accepted the upload after %d bytes of %s were sent", last.Bytes, src)}
+			Err: fmt.Errorf("the server accepted the upload after %d of the %d bytes of %s were sent", last.Bytes, fi.Size(), src)}
 	}
 	return last, 0, nil
 }

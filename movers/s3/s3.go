@@ -470,7 +470,6 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 			err = fmt.Errorf("%s did not end after the %d bytes sent (read %d more: %v)", src, body.N()-int64(k), k, perr)
 		}
 	}
-	body.Stop()
 	if err != nil {
 		m.cleanup(ctx, c, loc, remote)
 		if e := movers.ContextError(ctx, op, remote); e != nil {
