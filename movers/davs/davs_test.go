@@ -173,7 +173,7 @@ func TestTLSClientCertificate(t *testing.T) {
 
 func TestDeadServer(t *testing.T) {
 	m := davs.New(davs.Options{PlainHTTP: true, Retries: 1, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
-	addr := deadAddr(t)
+	addr := remotetest.DeadAddr(t)
 	_, err := m.Get(t.Context(), movers.Transfer{Source: "davs://" + addr + "/f", Destination: filepath.Join(t.TempDir(), "f")})
 	if me := wantCode(t, err, jobdef.StageInFailed); !me.Retryable {
 		t.Error("a refused connection should be retryable")

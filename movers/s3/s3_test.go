@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,7 +194,7 @@ func TestDeadServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), moverstest.MaxWait)
 	defer cancel()
 	dir := t.TempDir()
-	_, err := m.Get(ctx, movers.Transfer{Source: "s3://" + deadAddr(t) + "/bucket/k", Destination: filepath.Join(dir, "f")})
+	_, err := m.Get(ctx, movers.Transfer{Source: "s3://" + remotetest.DeadAddr(t) + "/bucket/k", Destination: filepath.Join(dir, "f")})
 	var me *movers.Error
 	if !errors.As(err, &me) || !me.Retryable || me.Code == jobdef.StageInTimeout {
 		t.Fatalf("Get from a dead server = %v, want a retryable error that is not a timeout", err)
@@ -283,15 +282,4 @@ func TestBadURLs(t *testing.T) {
 	if strings.Contains(dir, "..") {
 		t.Fatal(dir)
 	}
-}
-
-// deadAddr returns a loopback address on which nothing listens (a port just released).
-func deadAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

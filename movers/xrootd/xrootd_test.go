@@ -91,7 +91,7 @@ func TestRemoteChecksumAndRemove(t *testing.T) {
 // transfer fail (retryably, not as a timeout) long before the suite's MaxWait.
 func TestDeadServer(t *testing.T) {
 	gridtest.NeedPrograms(t, gridtest.XrootdPackages, "xrdcp", "xrdfs")
-	addr := deadAddr(t)
+	addr := remotetest.DeadAddr(t)
 	m := xrootd.New(xrootd.Options{ConnectionWindow: 1})
 	ctx, cancel := context.WithTimeout(t.Context(), moverstest.MaxWait)
 	defer cancel()

@@ -7,6 +7,7 @@ package remotetest
 import (
 	"errors"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,4 +119,16 @@ func (r Remote) Slow(t *testing.T, name string) (string, <-chan struct{}) {
 func (r Remote) Env(m movers.Mover) moverstest.Env {
 	return moverstest.Env{Mover: m, NewRemote: r.NewRemote, RemoteURL: r.RemoteURL, ReadRemote: r.ReadRemote,
 		Stray: r.Stray, SlowRemote: r.Slow, SlowLocal: true}
+}
+
+// DeadAddr returns a loopback address on which nothing listens (a port just released).
+func DeadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
