@@ -4,7 +4,8 @@
 // Downloads (GET) stream into a temporary file next to the destination while the checksum
 // is computed, and the file is renamed into place only after the size, the expected
 // checksum and, when the server sends one, the RFC 3230 "Digest" of the file have been
-// verified. Uploads (PUT) stream the local file while computing its checksum, create
+// verified. Uploads (PUT) stream the local file while computing its checksum (a
+// movers.ChecksumReader the HTTP transport pulls from), create
 // missing parent collections with MKCOL when the server answers 409 Conflict, and are
 // checked afterwards with a HEAD carrying "Want-Digest" (size, and the checksum where the
 // server computes one, as XRootD's HTTP plugin does; nginx does not). After a failed or

@@ -2,13 +2,16 @@
 // (root://, xroot://, roots:// URLs) with the xrdcp and xrdfs command-line clients, run
 // through timedcmd with argument vectors (never a shell).
 //
-// Transfers use "xrdcp -np -f". Adler32 checksums are verified by xrdcp itself
-// ("--cksum adler32:<expected>") or printed by it ("--cksum adler32:print") and parsed; a
-// download of a file whose expected checksum is md5 streams xrdcp's standard output through
-// the mover, which computes the md5 on the way. Downloads go to a temporary file next to the
-// destination that is renamed into place only after verification; uploads use
-// persist-on-successful-close and the mover removes the remote file after any failure
-// (a cancelled or timed-out upload included), so no partial file is left on either side.
+// Transfers use "xrdcp -np -f" with the storage path made absolute ("root://host//path").
+// Downloads stream xrdcp's standard output through a pipe into a temporary file next to the
+// destination; the mover computes the checksum (adler32 or md5) beside that copy, on the
+// other core, and renames the file into place only after verification. (With
+// Options.ToolChecksum xrdcp writes the file and computes adler32 itself, "--cksum
+// adler32:<expected>" or ":print", in its writing thread: measured slower.) Uploads use
+// persist-on-successful-close and "--cksum adler32:<expected>|print", so xrdcp checks the
+// server's adler32 of the stored file against the source's; the mover removes the remote
+// file after any failure (a cancelled or timed-out upload included), so no partial file is
+// left on either side.
 //
 // The tools get XRD_CONNECTIONWINDOW and XRD_CONNECTIONRETRY lowered (unless the
 // environment sets them) so that an unreachable server fails a transfer within seconds
