@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,6 +203,26 @@ func setupIdentity(p *pilot.Pilot) error {
 	return nil
 }
 
+// queueMovers lists the registered movers the queue's acopytools name, in
+// name order; every registered mover when the queue names none.
+func queueMovers(q *jobdef.QueueData, reg *movers.Registry) []string {
+	if q == nil || len(q.ACopytools) == 0 {
+		return reg.Names()
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, names := range q.ACopytools {
+		for _, n := range names {
+			if _, ok := reg.Get(n); ok && !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // finishSetup builds what pull and offline mode share: the payload identity
 // switcher and the stager with its movers.
 //
@@ -225,8 +246,10 @@ func finishSetup(ctx context.Context, p *pilot.Pilot, q *jobdef.QueueData, sd jo
 	if err != nil {
 		return err
 	}
+	// Only the movers the queue uses are checked: a check may start an
+	// external tool (gfal-copy is a Python program), which costs start-up time.
 	checked := map[movers.Mover]bool{} // an alias names a mover already checked
-	for _, name := range reg.Names() {
+	for _, name := range queueMovers(q, reg) {
 		m, _ := reg.Get(name)
 		if c, ok := m.(movers.Checker); ok && !checked[m] {
 			checked[m] = true
