@@ -16,8 +16,11 @@ import (
 	"github.com/gopilot/gopilot/jobdef"
 )
 
-// ChunkSize is the buffer size of CopyChecksum: the unit in which a copy checks ctx.
-const ChunkSize = 1 << 20
+// ChunkSize is the unit in which CopyChecksum reads, writes and hashes, and checks ctx.
+// 256 KiB stays in the processor's cache from the read through the write to the hash:
+// measured on two cores against loopback servers, this used less CPU and was faster than
+// 1 MiB chunks hashed by a second goroutine.
+const ChunkSize = 256 << 10
 
 // NewHasher returns a fresh hash for t: adler32 (also for the empty type; the same sums as
 // hash/adler32, computed several times faster) or md5. It returns nil for any other type.
@@ -40,42 +43,22 @@ func SumOf(t jobdef.ChecksumType, h hash.Hash) jobdef.Checksum {
 	return jobdef.Checksum{Type: t, Value: hex.EncodeToString(h.Sum(nil))}
 }
 
-// CopyChecksum copies src to dst in chunks of ChunkSize, feeding every byte to a hasher of
-// type t on the way (no second read), and checks ctx between chunks. It returns the number
-// of bytes written and the checksum of exactly those bytes. When ctx ends first it returns
+// CopyChecksum copies src to dst in chunks of up to ChunkSize (a chunk is filled from
+// several reads of a socket or pipe), feeding every byte to a hasher of type t right after
+// writing it (no second read), and checks ctx between chunks. It returns the number of
+// bytes written and the checksum of exactly those bytes. When ctx ends first it returns
 // ctx's cause (wrapped). An unknown t is an error before anything is read.
-//
-// The hash runs in a second goroutine on chunks already written, overlapping with the next
-// read and write (a few chunks of buffer), so a copy costs about max(I/O, hash) rather than
-// their sum when a second core is free.
 func CopyChecksum(ctx context.Context, dst io.Writer, src io.Reader, t jobdef.ChecksumType) (int64, jobdef.Checksum, error) {
 	h := NewHasher(t)
 	if h == nil {
 		return 0, jobdef.Checksum{}, jobdef.Errorf(jobdef.UnknownChecksumType, "unknown checksum type %q", t)
 	}
-	const nbuf = 4
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- make([]byte, ChunkSize)
-	}
-	work := make(chan []byte, nbuf)
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		for b := range work {
-			h.Write(b) // hash.Hash.Write never fails
-			free <- b[:cap(b)]
-		}
-	}()
-	// stop ends the hasher; after it h holds the sum of everything handed over.
-	stop := func() { close(work); <-hashed }
+	buf := make([]byte, ChunkSize)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			stop()
 			return n, jobdef.Checksum{}, fmt.Errorf("copy interrupted after %d bytes: %w", n, context.Cause(ctx))
 		}
-		buf := <-free
 		nr, rerr := fill(src, buf)
 		if nr > 0 {
 			nw, werr := dst.Write(buf[:nr])
@@ -84,19 +67,14 @@ func CopyChecksum(ctx context.Context, dst io.Writer, src io.Reader, t jobdef.Ch
 				werr = io.ErrShortWrite
 			}
 			if werr != nil {
-				stop()
 				return n, jobdef.Checksum{}, fmt.Errorf("write: %w", werr)
 			}
-			work <- buf[:nr]
-		} else {
-			free <- buf
+			h.Write(buf[:nr])
 		}
 		if rerr == io.EOF {
-			stop()
 			return n, SumOf(t, h), nil
 		}
 		if rerr != nil {
-			stop()
 			if ctx.Err() != nil {
 				return n, jobdef.Checksum{}, fmt.Errorf("copy interrupted after %d bytes: %w", n, context.Cause(ctx))
 			}
@@ -173,30 +151,25 @@ func Verify(op, url string, t Transfer, r Result) error {
 // ErrChecksumMismatch is wrapped by the errors Verify returns for a checksum mismatch.
 var ErrChecksumMismatch = errors.New("checksum mismatch")
 
-// ChecksumReader hands out the bytes of a source through Read while a second goroutine
-// computes their checksum, for consumers that pull (an HTTP request body, an S3 upload):
-// the source is read in chunks of ChunkSize, and a chunk is hashed once Read has handed
-// all of it out, overlapping with what the consumer does next. Nothing is read twice.
+// ChecksumReader hands out the bytes of a source through Read and computes their checksum
+// on the way, for consumers that pull (an HTTP request body, an S3 upload): each Read reads
+// from the source straight into the caller's buffer and hashes those bytes while they are
+// still in the processor's cache. Nothing is read twice.
 //
-// Read and Stop may be called from different goroutines. Sum, Stop or Close must be called
-// to end the hashing goroutine. The source itself is not closed.
+// Read, Stop and Sum may be called from different goroutines (they serialise). The source
+// itself is not closed.
 type ChecksumReader struct {
-	typ  jobdef.ChecksumType
-	h    hash.Hash
-	src  io.Reader
-	free chan []byte
-	work chan []byte
-	done chan struct{}
+	typ jobdef.ChecksumType
+	h   hash.Hash
+	src io.Reader
 
-	mu     sync.Mutex
-	cur    []byte // the chunk being handed out, nil between chunks
-	off    int
-	n      int64
-	err    error // sticky: the source's error (io.EOF at its end)
-	closed bool
+	mu      sync.Mutex
+	n       int64
+	err     error // sticky: the source's error (io.EOF at its end)
+	stopped bool
 }
 
-// errReaderStopped is what Read returns after Stop.
+// errReaderStopped is what Read returns after Stop or Sum.
 var errReaderStopped = errors.New("checksum reader stopped")
 
 // NewChecksumReader returns a ChecksumReader of src computing a checksum of type t. An
@@ -206,52 +179,28 @@ func NewChecksumReader(src io.Reader, t jobdef.ChecksumType) (*ChecksumReader, e
 	if h == nil {
 		return nil, jobdef.Errorf(jobdef.UnknownChecksumType, "unknown checksum type %q", t)
 	}
-	const nbuf = 3
-	c := &ChecksumReader{typ: t, h: h, src: src, free: make(chan []byte, nbuf), work: make(chan []byte, nbuf),
-		done: make(chan struct{})}
-	for range nbuf {
-		c.free <- make([]byte, ChunkSize)
-	}
-	go func() {
-		defer close(c.done)
-		for b := range c.work {
-			h.Write(b)
-			c.free <- b[:cap(b)]
-		}
-	}()
-	return c, nil
+	return &ChecksumReader{typ: t, h: h, src: src}, nil
 }
 
 // Read implements io.Reader.
 func (c *ChecksumReader) Read(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	if c.stopped {
 		return 0, errReaderStopped
 	}
-	for c.off == len(c.cur) {
-		if c.cur != nil {
-			c.work <- c.cur // fully handed out: hash it
-			c.cur, c.off = nil, 0
-		}
-		if c.err != nil {
-			return 0, c.err
-		}
-		buf := <-c.free
-		n, err := c.src.Read(buf)
-		if n > 0 {
-			c.cur, c.off = buf[:n], 0
-		} else {
-			c.free <- buf
-		}
-		if err != nil {
-			c.err = err
-		}
+	if c.err != nil {
+		return 0, c.err
 	}
-	k := copy(p, c.cur[c.off:])
-	c.off += k
-	c.n += int64(k)
-	return k, nil
+	n, err := c.src.Read(p)
+	if n > 0 {
+		c.h.Write(p[:n])
+		c.n += int64(n)
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // N returns the number of bytes handed out so far.
@@ -271,44 +220,29 @@ func (c *ChecksumReader) Err() error {
 	return c.err
 }
 
-// Stop makes every later Read fail and waits for a Read in progress to return, without
-// computing a checksum. Use Sum instead when the consumer may still be reading in another
-// goroutine (an HTTP transport that received an answer before it sent the whole body):
-// Sum takes the same lock.
+// Stop makes every later Read fail and waits for a Read in progress to return. Use it (or
+// Sum) when the consumer may still be reading in another goroutine (an HTTP transport that
+// received an answer before it sent the whole body).
 func (c *ChecksumReader) Stop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked()
+	c.stopped = true
 }
 
-func (c *ChecksumReader) closeLocked() {
-	if c.closed {
-		return
-	}
-	c.closed = true
-	close(c.work)
-	<-c.done
-}
-
-// Sum ends the hashing goroutine (Read fails afterwards) and returns the checksum of the n
-// bytes handed out. ok is false when bytes read from the source were not all handed out
-// (the consumer stopped in the middle of a chunk) or Stop came first; the caller compares n
-// with the size it expects (a consumer that reads an exact length never sees io.EOF).
+// Sum stops the reader like Stop and returns the checksum of the n bytes handed out; the
+// caller compares n with the size it expects (a consumer that reads an exact length never
+// sees io.EOF). ok is false after Stop.
 func (c *ChecksumReader) Sum() (sum jobdef.Checksum, n int64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.off != len(c.cur) {
+	if c.stopped {
 		return jobdef.Checksum{}, c.n, false
 	}
-	if c.cur != nil {
-		c.work <- c.cur
-		c.cur, c.off = nil, 0
-	}
-	c.closeLocked()
+	c.stopped = true
 	return SumOf(c.typ, c.h), c.n, true
 }
 
-// Close ends the hashing goroutine (Read fails afterwards). It does not close the source.
+// Close stops the reader (Read fails afterwards). It does not close the source.
 func (c *ChecksumReader) Close() error {
 	c.Stop()
 	return nil

@@ -528,7 +528,7 @@ func (b *bodyRun) Read(p []byte) (int, error) { return b.cr.Read(p) }
 func (b *bodyRun) Close() error               { return nil }
 
 // finish ends the pass (a transport still writing gets an error) and returns the number of
-// bytes handed out and their checksum; ok is false when it stopped inside a chunk.
+// bytes handed out and their checksum.
 func (b *bodyRun) finish() (movers.Result, bool) {
 	sum, n, ok := b.cr.Sum()
 	b.cr.Close()

@@ -46,9 +46,10 @@ type Env struct {
 	// Stray lists remote entries related to url other than url itself (temporary files of
 	// an interrupted upload); nil skips that check.
 	Stray func(t *testing.T, url string) []string
-	// SlowRemote creates a remote file called name that delivers its first MiB and then
-	// stalls until the test ends; started is closed once the mover has read most of that
-	// MiB. Nil skips the Get timeout and mid-transfer cancel tests. See SlowFIFO.
+	// SlowRemote creates a remote file called name that delivers its first
+	// movers.ChunkSize bytes and then stalls until the test ends; started is closed once
+	// the mover has read most of them. Nil skips the Get timeout and mid-transfer cancel
+	// tests. See SlowFIFO.
 	SlowRemote func(t *testing.T, name string) (url string, started <-chan struct{})
 	// SlowLocal: the mover accepts a FIFO as Put source (enables the Put timeout and
 	// mid-transfer cancel tests, using SlowFIFO in the local directory).

@@ -355,12 +355,14 @@ func (m *Mover) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if info.ETag != "" {
 		gopts.SetMatchETag(info.ETag)
 	}
-	obj, err := c.GetObject(ctx, loc.Bucket, loc.Key, gopts)
+	// The response body itself (minio.Core), not the client's seekable Object, which hands
+	// every Read to a goroutine of its own.
+	body, _, _, err := minio.Core{Client: c}.GetObject(ctx, loc.Bucket, loc.Key, gopts)
 	if err != nil {
 		return movers.Result{}, m.fail(ctx, op, remote, err)
 	}
-	defer obj.Close()
-	n, sum, err := movers.CopyChecksum(ctx, tmp, obj, typ)
+	defer body.Close()
+	n, sum, err := movers.CopyChecksum(ctx, tmp, body, typ)
 	if err != nil {
 		if e := movers.ContextError(ctx, op, remote); e != nil {
 			return movers.Result{}, e

@@ -59,11 +59,12 @@ func run(ctx context.Context, sizeArg, parent string, runs int) error {
 		total     = "cp + adler32 of the copy (total)"
 	)
 	times := map[string][]time.Duration{}
+	cpus := map[string][]time.Duration{}
 	sums := map[string]string{}
 	var sumName string
 	moverRun := func(sync bool) error {
 		dst := filepath.Join(dir, "mover-dst")
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		res, err := (&local.Copy{Sync: sync}).Get(ctx, movers.Transfer{Source: src, Destination: dst, Size: size})
 		if err != nil {
 			return err
@@ -73,20 +74,25 @@ func run(ctx context.Context, sizeArg, parent string, runs int) error {
 			name = moverSync
 		}
 		times[name] = append(times[name], time.Since(start))
+		cpus[name] = append(cpus[name], cpuTime()-cpu0)
 		sums[name] = res.Checksum.Value
 		return os.Remove(dst)
 	}
 	cpRun := func() error {
 		dst := filepath.Join(dir, "cp-dst")
-		start := time.Now()
+		start, cpu0 := time.Now(), cpuTime()
 		if out, err := exec.CommandContext(ctx, "cp", "--", src, dst).CombinedOutput(); err != nil {
 			return fmt.Errorf("cp: %v: %s", err, out)
 		}
-		cpTime := time.Since(start)
+		cpTime, cpCPU := time.Since(start), cpuTime()-cpu0
 		name, sum, sumTime, err := adlerOfCopy(ctx, dst)
 		if err != nil {
 			return err
 		}
+		sumCPU := cpuTime() - cpu0 - cpCPU
+		cpus[cp] = append(cpus[cp], cpCPU)
+		cpus[name] = append(cpus[name], sumCPU)
+		cpus[total] = append(cpus[total], cpCPU+sumCPU)
 		sumName = name
 		times[cp] = append(times[cp], cpTime)
 		times[name] = append(times[name], sumTime)
@@ -107,16 +113,28 @@ func run(ctx context.Context, sizeArg, parent string, runs int) error {
 
 	fmt.Printf("File size %d bytes (%.0f MiB) in %s; source in the page cache; median of %d rounds; MB = 10^6 bytes.\n\n",
 		size, float64(size)/(1<<20), parent, runs)
-	fmt.Println("| method | seconds | MB/s | adler32 |")
-	fmt.Println("|---|---:|---:|---|")
+	fmt.Println("| method | seconds | MB/s | CPU s | adler32 |")
+	fmt.Println("|---|---:|---:|---:|---|")
 	for _, name := range []string{mover, moverSync, cp, sumName, total} {
 		d := median(times[name])
-		fmt.Printf("| %s | %.3f | %.0f | %s |\n", name, d.Seconds(), float64(size)/1e6/d.Seconds(), sums[name])
+		fmt.Printf("| %s | %.3f | %.0f | %.2f | %s |\n", name, d.Seconds(), float64(size)/1e6/d.Seconds(), median(cpus[name]).Seconds(), sums[name])
 	}
 	if sums[mover] != sums[total] {
 		return fmt.Errorf("checksums differ: mover %s, reference %s", sums[mover], sums[total])
 	}
 	return nil
+}
+
+// cpuTime is the user+system time of this process and of its waited-for children.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
 }
 
 // settle flushes dirty pages of earlier rounds so that each measurement starts alike.

@@ -104,8 +104,8 @@ func (r Remote) Stray(t *testing.T, url string) []string {
 // Via returns url with the server's address replaced by addr (a proxy's).
 func (r Remote) Via(url, addr string) string { return strings.Replace(url, r.Addr, addr, 1) }
 
-// Slow stores a 4 MiB file "slow/<name>" and returns its URL through a proxy that stalls
-// after 1 MiB, and the proxy's Started channel.
+// Slow stores a file of four movers.ChunkSize "slow/<name>" and returns its URL through a
+// proxy that stalls after one ChunkSize, and the proxy's Started channel.
 func (r Remote) Slow(t *testing.T, name string) (string, <-chan struct{}) {
 	if err := r.Server.WriteFile(r.Prefix+"slow/"+name, moverstest.Data(4*movers.ChunkSize)); err != nil {
 		t.Fatal(err)
