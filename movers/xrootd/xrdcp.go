@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -46,9 +45,11 @@ type Options struct {
 	// Grace is the time a tool gets between SIGTERM and SIGKILL when a transfer is
 	// stopped; zero means DefaultGrace.
 	Grace time.Duration
-	// ToolChecksum makes Get let xrdcp compute the adler32 of what it writes (--cksum,
-	// in xrdcp's writing thread) instead of streaming xrdcp's output through the mover,
-	// which computes the checksum beside writing the file.
+	// ToolChecksum makes xrdcp read and write local files itself (Get: computing the
+	// adler32 of what it writes, --cksum, in its writing thread; Put: reading a regular file
+	// and comparing its adler32 with the server's, with an md5 computed by the mover by a
+	// separate read) instead of streaming them through a pipe and the mover, which computes
+	// the checksum while copying.
 	ToolChecksum bool
 	// Runner starts the tools; nil uses timedcmd's package-level functions.
 	Runner *timedcmd.Runner
@@ -253,12 +254,14 @@ func writeError(op, remote, name string, err error) error {
 }
 
 // Put uploads the local file t.Source to t.Destination (root://...), creating missing
-// directories. The upload uses persist-on-successful-close; after any failure the mover
-// removes the remote file. With an adler32 expectation xrdcp verifies the stored file
-// against it (mismatch: 1172); otherwise the server's adler32 of the stored file, as
-// printed by xrdcp, is returned. An md5 is computed locally before the upload (mismatch:
-// 1141, nothing is uploaded). A source that is not a regular file (a pipe) is streamed
-// through xrdcp's standard input. A missing source is 1165, a timeout 1152.
+// directories, with persist-on-successful-close; after any failure the mover removes the
+// remote file. The mover reads the file once, computing its checksum, and streams it into
+// xrdcp's standard input; xrdcp reports the server's adler32 of the stored file
+// ("--cksum adler32:print"), or compares it with an expected adler32 itself
+// ("--cksum adler32:<expected>"), and the mover compares it with the checksum of what it
+// sent: an end-to-end check (mismatch: 1172; 1141 for md5 against an expectation). With
+// Options.ToolChecksum xrdcp reads a regular file itself and the mover computes an md5
+// by a separate read. A missing source is 1165, a timeout 1152.
 func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, error) {
 	start := time.Now()
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
@@ -275,22 +278,121 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
 	}
+	typ := t.ChecksumType()
+	if movers.NewHasher(typ) == nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
+	}
 	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
 		return movers.Result{}, err
 	}
 	defer in.Close()
-	regular := fi.Mode().IsRegular()
+	var result movers.Result
+	if m.toolChecksum && fi.Mode().IsRegular() {
+		result, err = m.putFile(ctx, t, src, fi, dstURL)
+	} else {
+		result, err = m.putStream(ctx, t, in, fi, dstURL)
+	}
+	if err == nil {
+		err = movers.Verify(op, remote, t, result)
+	}
+	if err != nil {
+		m.cleanup(ctx, remote, t.Env)
+		return movers.Result{}, err
+	}
+	result.Duration, result.Mover, result.URL = time.Since(start), m.Name(), remote
+	return result, nil
+}
+
+// cksumArgs returns xrdcp's checksum options for an upload: verification against an
+// expected adler32 (the stored file is removed on a mismatch), else printing the server's.
+func cksumArgs(t movers.Transfer) ([]string, string, bool) {
+	if want, ok := expectedAdler(t); ok {
+		return []string{"--rm-bad-cksum", "--cksum", "adler32:" + want}, want, true
+	}
+	return []string{"--cksum", "adler32:print"}, "", false
+}
+
+// putStream copies in into a pipe that is xrdcp's standard input, computing the checksum
+// on the way, and compares it with the server's adler32 of the stored file.
+func (m *Xrdcp) putStream(ctx context.Context, t movers.Transfer, in *os.File, fi fs.FileInfo, dstURL string) (movers.Result, error) {
+	op, remote := movers.OpPut, t.Destination
 	typ := t.ChecksumType()
-	var local jobdef.Checksum // md5 (or another non-adler32 type) computed here
-	if typ != jobdef.Adler32 && regular {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
+	}
+	unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	type copied struct {
+		n   int64
+		sum jobdef.Checksum
+		err error
+	}
+	done := make(chan copied, 1)
+	go func() {
+		// A pipe or FIFO source blocks in Read; a deadline unblocks it when ctx ends.
+		stop := context.AfterFunc(ctx, func() { in.SetReadDeadline(time.Now()) })
+		n, sum, err := movers.CopyChecksum(ctx, pw, in, typ)
+		stop()
+		pw.Close() // end of the data for xrdcp
+		done <- copied{n, sum, err}
+	}()
+	ck, want, hasWant := cksumArgs(t)
+	args := append(append([]string{m.xrdcp, "-np", "-f", "--posc"}, ck...), "-", dstURL)
+	res, runErr := m.tools.Run(ctx, timedcmd.Spec{Args: args, Stdin: pr}, t.Env)
+	pr.Close() // a copy still writing (xrdcp failed) gets EPIPE and ends
+	c := <-done
+	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, runErr); err != nil {
+		if c.err != nil && !errors.Is(c.err, syscall.EPIPE) && ctx.Err() == nil {
+			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
+				Err: fmt.Errorf("reading %s: %w", t.Source, c.err)}
+		}
+		return movers.Result{}, err
+	}
+	if c.err != nil {
+		if e := movers.ContextError(ctx, op, remote); e != nil {
+			return movers.Result{}, e
+		}
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("reading %s: %w", t.Source, c.err)}
+	}
+	if fi.Mode().IsRegular() && c.n != fi.Size() {
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("sent %d bytes of %d (the file changed?)", c.n, fi.Size())}
+	}
+	out := toolrun.Output(res)
+	p, printed := ParsePrinted(out)
+	switch {
+	case printed && p.Size != c.n:
+		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
+			Err: fmt.Errorf("xrdcp stored %d bytes, %d were sent", p.Size, c.n)}
+	case printed && typ == jobdef.Adler32 && p.Checksum.Type == jobdef.Adler32:
+		if eq, _ := movers.SameChecksum(p.Checksum, c.sum); !eq {
+			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.MismatchCode(op, typ), Retryable: true,
+				Err: fmt.Errorf("%w: the server's adler32 of the stored file is %s, %s was sent", movers.ErrChecksumMismatch, p.Checksum.Value, c.sum.Value)}
+		}
+	case !printed && hasWant && typ == jobdef.Adler32:
+		// xrdcp verified the stored file against want (it fails otherwise)
+		if eq, _ := movers.SameChecksum(jobdef.Checksum{Type: jobdef.Adler32, Value: want}, c.sum); !eq {
+			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.MismatchCode(op, typ), Retryable: true,
+				Err: fmt.Errorf("%w: expected %s, %s was sent", movers.ErrChecksumMismatch, want, c.sum.Value)}
+		}
+	}
+	return movers.Result{Bytes: c.n, Checksum: c.sum}, nil
+}
+
+// putFile lets xrdcp read the regular file src itself (Options.ToolChecksum); a checksum
+// other than adler32 is computed by reading the file first (a mismatch with the
+// expectation fails before anything is sent).
+func (m *Xrdcp) putFile(ctx context.Context, t movers.Transfer, src string, fi fs.FileInfo, dstURL string) (movers.Result, error) {
+	op, remote := movers.OpPut, t.Destination
+	typ := t.ChecksumType()
+	var local jobdef.Checksum
+	if typ != jobdef.Adler32 {
+		var err error
 		if local, err = movers.ChecksumOf(ctx, src, typ); err != nil {
 			if e := movers.ContextError(ctx, op, remote); e != nil {
 				return movers.Result{}, e
-			}
-			var pe *jobdef.PilotError
-			if errors.As(err, &pe) {
-				return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: pe.Code, Err: err}
 			}
 			return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.ChecksumCalcFailure, Err: err}
 		}
@@ -298,48 +400,25 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 			return movers.Result{}, err
 		}
 	}
-	args := []string{m.xrdcp, "-np", "-f", "--posc"}
-	want, hasWant := expectedAdler(t)
-	if hasWant {
-		args = append(args, "--rm-bad-cksum", "--cksum", "adler32:"+want)
-	} else {
-		args = append(args, "--cksum", "adler32:print")
-	}
-	var stdin io.Reader
-	if regular {
-		args = append(args, src, dstURL)
-	} else {
-		args = append(args, "-", dstURL)
-		stdin = in
-	}
-	res, runErr := m.tools.Run(ctx, timedcmd.Spec{Args: args, Stdin: stdin}, t.Env)
+	ck, want, hasWant := cksumArgs(t)
+	args := append(append([]string{m.xrdcp, "-np", "-f", "--posc"}, ck...), src, dstURL)
+	res, runErr := m.tools.Run(ctx, timedcmd.Spec{Args: args}, t.Env)
 	if err := m.tools.Failure(ctx, op, remote, "xrdcp", res, runErr); err != nil {
-		m.cleanup(ctx, remote, t.Env)
 		return movers.Result{}, err
 	}
-	out := toolrun.Output(res)
-	var result movers.Result
-	if p, ok := ParsePrinted(out); ok {
+	result := movers.Result{Bytes: fi.Size()}
+	if p, ok := ParsePrinted(toolrun.Output(res)); ok {
 		result = movers.Result{Bytes: p.Size, Checksum: p.Checksum}
 	} else if hasWant {
 		result.Checksum = jobdef.Checksum{Type: jobdef.Adler32, Value: want}
 	}
-	if result.Bytes == 0 && regular {
-		result.Bytes = fi.Size()
-	}
 	if !local.IsZero() {
 		result.Checksum = local
 	}
-	if regular && result.Bytes != fi.Size() {
-		m.cleanup(ctx, remote, t.Env)
+	if result.Bytes != fi.Size() {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true,
 			Err: fmt.Errorf("xrdcp stored %d bytes of %d", result.Bytes, fi.Size())}
 	}
-	if err := movers.Verify(op, remote, t, result); err != nil {
-		m.cleanup(ctx, remote, t.Env)
-		return movers.Result{}, err
-	}
-	result.Duration, result.Mover, result.URL = time.Since(start), m.Name(), remote
 	return result, nil
 }
 
