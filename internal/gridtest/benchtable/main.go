@@ -221,9 +221,14 @@ func run(ctx context.Context, size int64, runs int, parent, only string) error {
 				return tool("xrdcp", "-np", "-f", "--cksum", "adler32:print", xurl("/in/src.bin"), dst("xrdcpck-get", r))
 			},
 			moverRun: func(r int) error { return mover(xmt, true, xurl("/in/src.bin"), dst("xm2-get", r)) }},
-		{what: "put xrootd", bare: "xrdcp", mvr: "xrdcp mover (--posc, --cksum adler32:print)",
+		{what: "put xrootd", bare: "xrdcp", mvr: "xrdcp mover (file piped into xrdcp, adler32 in the mover vs the server's)",
 			bareRun:  func(r int) error { return tool("xrdcp", "-np", "-f", src, xurl(fmt.Sprintf("/out/xrdcp.%d", r))) },
 			moverRun: func(r int) error { return mover(xm, false, src, xurl(fmt.Sprintf("/out/xm.%d", r))) }},
+		{what: "put xrootd", bare: "xrdcp --cksum adler32:print", mvr: "xrdcp mover, ToolChecksum (xrdcp reads the file)",
+			bareRun: func(r int) error {
+				return tool("xrdcp", "-np", "-f", "--cksum", "adler32:print", src, xurl(fmt.Sprintf("/out/xrdcpck.%d", r)))
+			},
+			moverRun: func(r int) error { return mover(xmt, false, src, xurl(fmt.Sprintf("/out/xmt.%d", r))) }},
 		{what: "get xrootd", bare: "gfal-copy", mvr: "gfal mover (local adler32 after)",
 			bareRun: func(r int) error {
 				return tool("gfal-copy", "-f", xurl("/in/src.bin"), movers.FileURL(dst("gfal-get", r)))
