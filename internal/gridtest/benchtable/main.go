@@ -39,7 +39,7 @@ func main() {
 	sizeFlag := flag.String("size", "256MiB", "file size: bytes or with a unit (KiB, MiB, GiB, KB, MB, GB)")
 	runsFlag := flag.Int("runs", 3, "rounds; the table shows the median of each method")
 	dirFlag := flag.String("dir", os.TempDir(), "parent directory for the servers and files")
-	onlyFlag := flag.String("only", "", "run only the rows whose transfer or mover contains this text")
+	onlyFlag := flag.String("only", "", "run only the rows whose transfer, tool or mover contains one of these comma-separated texts")
 	flag.Parse()
 	size, err := parseSize(*sizeFlag)
 	if err == nil && size <= 0 {
@@ -94,6 +94,16 @@ type pair struct {
 	bareCPU    []time.Duration
 	moverCPU   []time.Duration
 	skip       string
+}
+
+// selected reports whether row contains one of the comma-separated terms of only.
+func selected(row, only string) bool {
+	for _, term := range strings.Split(only, ",") {
+		if term != "" && strings.Contains(row, term) {
+			return true
+		}
+	}
+	return false
 }
 
 // cpuTime is the user+system time of this process and of its waited-for children.
@@ -252,7 +262,7 @@ func run(ctx context.Context, size int64, runs int, parent, only string) error {
 	}
 	for _, p := range pairs {
 		switch {
-		case only != "" && !strings.Contains(p.what+" "+p.bare+" "+p.mvr, only):
+		case only != "" && !selected(p.what+" "+p.bare+" "+p.mvr, only):
 			p.skip = "not selected (-only)"
 		case strings.Contains(p.bare, "xrdcp") && gridtest.LookPrograms("xrootd-client", "xrdcp") != nil:
 			p.skip = "xrdcp not installed"
