@@ -1,10 +1,13 @@
 package movers
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/gopilot/gopilot/jobdef"
 )
 
 // Scheme returns the lower-cased scheme of a URL ("root" for "root://host//p"), "file" for an
@@ -62,4 +65,27 @@ func LocalPath(s string) (string, error) {
 // FileURL returns the "file://" URL of an absolute local path.
 func FileURL(path string) string {
 	return (&url.URL{Scheme: "file", Path: filepath.Clean(path)}).String()
+}
+
+// Begin makes the checks every transfer between a local file and a remote URL starts
+// with: ctx not done, the local side of t (Destination for OpGet, Source for OpPut) a local
+// path, and a checksum type the movers know. It returns the local path and the checksum
+// type; errors are *Error naming the remote side.
+func Begin(ctx context.Context, op string, t Transfer) (local string, typ jobdef.ChecksumType, err error) {
+	remote, side, name := t.Source, t.Destination, "destination"
+	if op == OpPut {
+		remote, side, name = t.Destination, t.Source, "source"
+	}
+	if e := ContextError(ctx, op, remote); e != nil {
+		return "", "", e
+	}
+	local, err = LocalPath(side)
+	if err != nil {
+		return "", "", &Error{Op: op, URL: remote, Code: GenericCode(op), Err: fmt.Errorf("%s: %w", name, err)}
+	}
+	typ = t.ChecksumType()
+	if NewHasher(typ) == nil {
+		return "", "", &Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
+	}
+	return local, typ, nil
 }

@@ -236,20 +236,13 @@ func (m *Mover) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpGet, t.Source
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	dst, typ, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	u, err := m.HTTPURL(remote)
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	dst, err := movers.LocalPath(t.Destination)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("destination: %w", err)}
-	}
-	typ := t.ChecksumType()
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	tmp, err := createTemp(dst)
 	if err != nil {
@@ -390,20 +383,13 @@ func (m *Mover) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpPut, t.Destination
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	src, typ, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	u, err := m.HTTPURL(remote)
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	src, err := movers.LocalPath(t.Source)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
-	}
-	typ := t.ChecksumType()
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {

@@ -119,19 +119,12 @@ func (g *Gfal) Get(ctx context.Context, t movers.Transfer) (movers.Result, error
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpGet, t.Source
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	dst, typ, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	if err := g.checkURL(remote); err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	dst, err := movers.LocalPath(t.Destination)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("destination: %w", err)}
-	}
-	typ := t.ChecksumType()
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	tmp, err := toolrun.CreateTemp(dst, "gfal")
 	if err != nil {
@@ -186,19 +179,12 @@ func (g *Gfal) Put(ctx context.Context, t movers.Transfer) (movers.Result, error
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpPut, t.Destination
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	src, typ, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	if err := g.checkURL(remote); err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	src, err := movers.LocalPath(t.Source)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
-	}
-	typ := t.ChecksumType()
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {

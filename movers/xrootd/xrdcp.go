@@ -101,15 +101,12 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpGet, t.Source
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	dst, typ, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	if _, err := ToolURL(remote); err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	dst, err := movers.LocalPath(t.Destination)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("destination: %w", err)}
 	}
 	tmp, err := toolrun.CreateTemp(dst, "xrdcp")
 	if err != nil {
@@ -123,7 +120,6 @@ func (m *Xrdcp) Get(ctx context.Context, t movers.Transfer) (movers.Result, erro
 			os.Remove(tmpName)
 		}
 	}()
-	typ := t.ChecksumType()
 	var res movers.Result
 	if typ == jobdef.Adler32 && m.toolChecksum {
 		tmp.Close()
@@ -194,10 +190,6 @@ func (m *Xrdcp) getToFile(ctx context.Context, t movers.Transfer, tmp string) (m
 // beside the copy). A failed write closes the pipe, which ends xrdcp.
 func (m *Xrdcp) getStream(ctx context.Context, t movers.Transfer, tmp *os.File, typ jobdef.ChecksumType) (movers.Result, error) {
 	op, remote := movers.OpGet, t.Source
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType,
-			Err: fmt.Errorf("unknown checksum type %q", typ)}
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Retryable: true, Err: err}
@@ -267,20 +259,13 @@ func (m *Xrdcp) Put(ctx context.Context, t movers.Transfer) (movers.Result, erro
 	ctx, cancel := movers.WithTransferTimeout(ctx, t.Timeout)
 	defer cancel()
 	op, remote := movers.OpPut, t.Destination
-	if e := movers.ContextError(ctx, op, remote); e != nil {
-		return movers.Result{}, e
+	src, _, err := movers.Begin(ctx, op, t)
+	if err != nil {
+		return movers.Result{}, err
 	}
 	dstURL, err := ToolURL(remote)
 	if err != nil {
 		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: err}
-	}
-	src, err := movers.LocalPath(t.Source)
-	if err != nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: movers.GenericCode(op), Err: fmt.Errorf("source: %w", err)}
-	}
-	typ := t.ChecksumType()
-	if movers.NewHasher(typ) == nil {
-		return movers.Result{}, &movers.Error{Op: op, URL: remote, Code: jobdef.UnknownChecksumType, Err: fmt.Errorf("unknown checksum type %q", typ)}
 	}
 	in, fi, err := movers.OpenSource(op, remote, src, t)
 	if err != nil {
