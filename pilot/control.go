@@ -1,15 +1,12 @@
 package pilot
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gopilot/gopilot/jobdef"
+	"github.com/gopilot/gopilot/pilot/status"
 )
-
-// ErrNoJob is returned by KillJob when no job is running.
-var ErrNoJob = errors.New("no job is running")
 
 // Drain makes the pilot finish its current job and take no more. It is
 // safe to call from any goroutine, any number of times; the first reason
@@ -35,13 +32,13 @@ func (p *Pilot) Draining() string {
 
 // KillJob kills the running job's payload; the job is reported failed with
 // 1205 (USERKILL: killed on the node by the site) after its log is staged
-// out. It returns ErrNoJob when no job runs.
+// out. It returns status.ErrNoJob when no job runs.
 func (p *Pilot) KillJob(reason string) error {
 	p.mu.Lock()
 	r := p.current
 	p.mu.Unlock()
 	if r == nil {
-		return ErrNoJob
+		return status.ErrNoJob
 	}
 	if reason == "" {
 		reason = "killed on the node by the site"

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -174,24 +173,6 @@ func checkKillWorker(t *testing.T, dir string) {
 	}
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
 func requests(t *testing.T, s *sitetest.Site) []pandalite.RequestRecord {
 	t.Helper()
 	st, err := pandalite.Open(testCtx(t), s.DB)
@@ -274,7 +255,7 @@ func TestPullRequestsJobs(t *testing.T) {
 	ap := s.Work
 	jobs := []map[string]any{harvesterJob(t, s, 5201), harvesterJob(t, s, 5202)}
 	cmd := pilotCmd(s, nil, "-z", "--harvester-workdir", ap, "-x", "2")
-	out := &syncBuffer{}
+	out := &sitetest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	sitetest.Must(t, cmd.Start())
 	done := make(chan error, 1)
